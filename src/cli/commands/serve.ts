@@ -1,0 +1,158 @@
+import { Command, Option } from 'commander';
+import {
+  ECHO_PORT,
+  EchoServer,
+  FRAMING_MODES,
+  REPLY_MODES,
+  UsageError,
+  createLogger,
+  parseAddress,
+  type Address,
+  type FramingMode,
+  type Logger,
+  type ReplyMode,
+} from '../../index.js';
+import { integerIn, parseBytes, parseDuration } from '../options.js';
+import { EXIT_OK } from '../output.js';
+
+interface ServeOptions {
+  host: string;
+  port?: number;
+  listen?: string;
+  framing: FramingMode;
+  reply: ReplyMode;
+  maxConnections?: number;
+  idleTimeout?: number;
+  frameTimeout?: number;
+  maxFrame?: number;
+  udp: boolean;
+  logLevel: string;
+}
+
+interface RunningService {
+  readonly name: string;
+  readonly addresses: string[];
+  close(graceMs?: number): Promise<void>;
+}
+
+type Starter = (where: { tcp?: Address; udp?: Address }, options: ServeOptions, logger: Logger) => Promise<RunningService>;
+
+interface ServiceEntry {
+  defaultPort: number;
+  udp: boolean;
+  start: Starter;
+}
+
+/** Every service `sockit serve` runs, with its default port (classic port + 7000). */
+const SERVICES: Readonly<Record<string, ServiceEntry>> = {
+  echo: {
+    defaultPort: ECHO_PORT,
+    udp: true,
+    start: async (where, options, logger) => {
+      const server = new EchoServer({
+        framing: options.framing,
+        reply: options.reply,
+        ...(options.maxFrame !== undefined ? { maxFrame: options.maxFrame } : {}),
+        tcp: {
+          ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+          ...(options.idleTimeout !== undefined ? { idleTimeoutMs: options.idleTimeout } : {}),
+          ...(options.frameTimeout !== undefined ? { messageTimeoutMs: options.frameTimeout } : {}),
+        },
+        logger,
+      });
+      await server.listen(where);
+      return server;
+    },
+  },
+};
+
+const SERVICE_NAMES = Object.keys(SERVICES);
+
+function addressesFor(entry: ServiceEntry, options: ServeOptions, single: boolean): { tcp?: Address; udp?: Address } {
+  let tcp: Address = { kind: 'inet', host: options.host, port: entry.defaultPort };
+  if (options.listen !== undefined || options.port !== undefined) {
+    if (!single) throw new UsageError('BAD_OPTION', '--port and --listen need exactly one service, e.g. "sockit serve echo --port 9000"');
+    tcp =
+      options.listen !== undefined
+        ? parseAddress(options.listen, { port: entry.defaultPort, host: options.host })
+        : { kind: 'inet', host: options.host, port: options.port ?? entry.defaultPort };
+  }
+  // UDP shares the TCP port number; a Unix-socket listener has no UDP side.
+  const udp = entry.udp && options.udp && tcp.kind === 'inet' ? tcp : undefined;
+  return udp ? { tcp, udp } : { tcp };
+}
+
+async function serve(names: string[], options: ServeOptions): Promise<void> {
+  const chosen = names.length > 0 ? names : SERVICE_NAMES;
+  for (const name of chosen) {
+    if (!(name in SERVICES)) {
+      throw new UsageError('BAD_OPTION', `unknown service "${name}" (available: ${SERVICE_NAMES.join(', ')})`);
+    }
+  }
+  const logger = createLogger({ level: options.logLevel });
+  const running: RunningService[] = [];
+  const stopAll = (): Promise<unknown> => Promise.all(running.map((s) => s.close()));
+  try {
+    for (const name of chosen) {
+      const entry = SERVICES[name] as ServiceEntry;
+      running.push(await entry.start(addressesFor(entry, options, chosen.length === 1), options, logger));
+    }
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  logger.info({ event: 'ready', services: running.map((s) => ({ name: s.name, addresses: s.addresses })) });
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn({ event: 'forced_exit', signal });
+        process.exit(130);
+      }
+      stopping = true;
+      logger.info({ event: 'shutdown', signal });
+      void stopAll().then(() => {
+        resolve();
+      });
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  process.exitCode = EXIT_OK;
+}
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .summary('run sockit services (all of them by default)')
+    .description(
+      `Runs the named services, or all of them, on loopback by default.\n` +
+        `Services and default ports: ${SERVICE_NAMES.map((n) => `${n} ${(SERVICES[n] as ServiceEntry).defaultPort}`).join(', ')}.\n` +
+        `Logs one JSON line per connection event on stdout. SIGINT/SIGTERM shut down gracefully.`,
+    )
+    .argument('[service...]', `services to run (${SERVICE_NAMES.join(', ')})`)
+    .option('--host <host>', 'interface to bind; anything but loopback is an explicit choice', '127.0.0.1')
+    .option('-p, --port <port>', 'port (one service only; UDP uses the same number)', integerIn(0, 65535))
+    .option('--listen <address>', 'address to bind (one service only): host:port, [v6]:port or unix:/path')
+    .addOption(
+      new Option('--framing <mode>', 'TCP framing: auto (by first byte), raw, u32be, u32le')
+        .choices(FRAMING_MODES)
+        .default('auto'),
+    )
+    .addOption(
+      new Option('--reply <mode>', 'echo: answer upper-cased, echoed, or "Hello, <msg>!"')
+        .choices(REPLY_MODES)
+        .default('upper'),
+    )
+    .option('--max-connections <n>', 'concurrent TCP connections per service (default 10000)', integerIn(1, 1_000_000))
+    .option('--idle-timeout <duration>', 'close connections idle this long (default 2m)', parseDuration)
+    .option('--frame-timeout <duration>', 'a started frame must complete within this (default 30s)', parseDuration)
+    .option('--max-frame <bytes>', 'largest frame accepted (default 16m)', parseBytes)
+    .option('--no-udp', 'serve TCP only')
+    .addOption(
+      new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+    )
+    .action(async (names: string[], options: ServeOptions) => {
+      await serve(names, options);
+    });
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { echoCommand } from './commands/echo.js';
+import { serveCommand } from './commands/serve.js';
+import { EXIT_OK, EXIT_USAGE, Output } from './output.js';
+import { createRequire } from 'node:module';
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+function program(): Command {
+  const root = new Command('sockit')
+    .description('A socket toolkit: framed TCP/UDP services and the clients that talk to them.')
+    .version(version)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => { write(`sockit: ${text.replace(/^error: /, '')}`); } });
+  for (const command of [serveCommand(), echoCommand()]) {
+    root.addCommand(command.exitOverride().showHelpAfterError('(run with --help for usage)'));
+  }
+  return root;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  try {
+    await program().parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end through here too, with exit code 0.
+      return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    return new Output(json).error(err);
+  }
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,96 @@
+// The public API of sockit: an explicit list, nothing re-exported wholesale.
+
+// Errors
+export {
+  ERROR_CODES,
+  LimitError,
+  NetworkError,
+  ProtocolError,
+  SockitError,
+  UsageError,
+  isErrorCode,
+} from './errors.js';
+export type { ErrorCode } from './errors.js';
+
+// Limits
+export {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_FRAME_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_DATAGRAM,
+  DEFAULT_MAX_FRAME,
+  DEFAULT_MAX_HEADER,
+  DEFAULT_MAX_LINE,
+  DEFAULT_MAX_PENDING_WRITE,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_SHUTDOWN_GRACE_MS,
+  DEFAULT_WRITE_TIMEOUT_MS,
+  MAX_BODY_SIZE,
+} from './limits.js';
+
+// Logging
+export { createLogger, silentLogger } from './log.js';
+export type { Logger } from './log.js';
+
+// Wire protocol (pure)
+export { FRAME_HEADER_BYTES } from './protocol/byte-order.js';
+export type { ByteOrder } from './protocol/byte-order.js';
+export { FrameDecoder } from './protocol/frame-decoder.js';
+export type { FrameDecoderOptions, FrameHandler } from './protocol/frame-decoder.js';
+export {
+  checkFrameLength,
+  encodeFrame,
+  encodeFrameHeader,
+  frameToBuffer,
+  writeFrameHeader,
+} from './protocol/frame-encoder.js';
+export type { FrameEncoderOptions } from './protocol/frame-encoder.js';
+export {
+  EnvelopeDecoder,
+  encodeEnvelopeHeader,
+  envelopeHeaderSchema,
+  errorHeader,
+  parseEnvelopeHeader,
+} from './protocol/envelope.js';
+export type {
+  EnvelopeDecoderOptions,
+  EnvelopeEncodeOptions,
+  EnvelopeHandlers,
+  EnvelopeHeader,
+  HeaderNormalizer,
+} from './protocol/envelope.js';
+export { FRAMING_MODES, detectFraming, parseFramingMode } from './protocol/framing.js';
+export type { FramingMode, ResolvedFraming } from './protocol/framing.js';
+export { LineDecoder } from './protocol/line-decoder.js';
+export { encodeTextNotice, parseTextNotice } from './protocol/text-notice.js';
+
+// Transports
+export { formatAddress, normalizeHost, parseAddress } from './transport/address.js';
+export type { Address } from './transport/address.js';
+export { CLIENT_CONNECTION_LIMITS, Connection, DEFAULT_CONNECTION_LIMITS } from './transport/connection.js';
+export type { CloseInfo, ConnectionHandlers, ConnectionLimits } from './transport/connection.js';
+export { FrameWriter } from './transport/frame-writer.js';
+export { RateLimiter } from './transport/rate-limiter.js';
+export type { RateLimitOptions } from './transport/rate-limiter.js';
+export { connect } from './transport/tcp-client.js';
+export type { ConnectOptions } from './transport/tcp-client.js';
+export { TcpServer } from './transport/tcp-server.js';
+export type { TcpServerOptions } from './transport/tcp-server.js';
+export { UdpClient } from './transport/udp-client.js';
+export type { UdpReply, UdpRequestOptions } from './transport/udp-client.js';
+export { SOCKIT_UDP_PORTS, UdpServer } from './transport/udp-server.js';
+export type { UdpHandler, UdpPeer, UdpServerOptions, UdpServerStats } from './transport/udp-server.js';
+
+// Services
+export {
+  ECHO_PORT,
+  EchoClient,
+  EchoServer,
+  EchoUdpClient,
+  REPLY_MODES,
+  WELCOME,
+  parseReplyMode,
+  upperAsciiInPlace,
+} from './services/echo/index.js';
+export type { EchoClientOptions, EchoListen, EchoServerOptions, ReplyMode } from './services/echo/index.js';

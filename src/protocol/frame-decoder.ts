@@ -1,0 +1,194 @@
+import { ProtocolError } from '../errors.js';
+import { DEFAULT_MAX_FRAME } from '../limits.js';
+import { FRAME_HEADER_BYTES, type ByteOrder } from './byte-order.js';
+
+export interface FrameDecoderOptions {
+  /** Largest payload accepted, in bytes. @default 16 MiB */
+  maxFrame?: number;
+  /** @default 'u32be' */
+  byteOrder?: ByteOrder;
+}
+
+/**
+ * Receives each payload. Returning `false` stops the decoder right after this
+ * frame: `push` then returns how many bytes it used, so a caller can hand the
+ * rest of the chunk to something else (an envelope body).
+ */
+export type FrameHandler = (payload: Buffer) => boolean | undefined | void;
+
+/** Below this a partial frame's assembly buffer is never allocated smaller (bytes). */
+const MIN_ASSEMBLY = 64 * 1024;
+
+/**
+ * Turns a byte stream cut at arbitrary points back into the frames that were
+ * sent (SPEC §1.1). Push chunks in; each whole payload is handed to `onFrame`
+ * synchronously, in order.
+ *
+ * Memory and copies, the hot path of every framed service:
+ * - A frame that lies inside one pushed chunk is handed out as a view on that
+ *   chunk (no copy). Socket chunks are never reused by Node, so views are safe;
+ *   a caller that reuses its input buffer must copy what it keeps.
+ * - A frame split across chunks is copied once into an assembly buffer that
+ *   grows with what has actually arrived (never sized from the peer's claim
+ *   alone), so a 4-byte lie costs at most 64 KiB, not `maxFrame`.
+ * - The declared length is checked against `maxFrame` as soon as the 4th
+ *   header byte is seen, before anything is buffered for the payload.
+ */
+export class FrameDecoder {
+  readonly byteOrder: ByteOrder;
+  /** Public so a service can tighten it, e.g. before authentication. */
+  maxFrame: number;
+  private readonly onFrame: FrameHandler;
+  private readonly littleEndian: boolean;
+
+  /** Header bytes of a frame whose header was split (0 when none pending). */
+  private readonly head = Buffer.alloc(FRAME_HEADER_BYTES);
+  private headFill = 0;
+  /** Declared length of the frame being assembled, or -1 when between frames. */
+  private frameLength = -1;
+  private body: Buffer | null = null;
+  private bodyFill = 0;
+  /** Set when the handler of a split frame asked to stop. */
+  private stopped = false;
+
+  constructor(onFrame: FrameHandler, options: FrameDecoderOptions = {}) {
+    this.onFrame = onFrame;
+    this.maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME;
+    this.byteOrder = options.byteOrder ?? 'u32be';
+    this.littleEndian = this.byteOrder === 'u32le';
+  }
+
+  /** Bytes held for the frame in progress (header included); 0 between frames. */
+  get bufferedBytes(): number {
+    return this.frameLength >= 0 ? FRAME_HEADER_BYTES + this.bodyFill : this.headFill;
+  }
+
+  /** Whether a frame has started and is not yet complete. */
+  get inFrame(): boolean {
+    return this.frameLength >= 0 || this.headFill > 0;
+  }
+
+  /**
+   * Feeds the next bytes of the stream and returns how many were used: all of
+   * them unless the handler returned `false`. Throws ProtocolError
+   * FRAME_TOO_LARGE.
+   */
+  push(chunk: Buffer): number {
+    const end = chunk.length;
+    let off = 0;
+    if (this.inFrame) {
+      off = this.continueFrame(chunk);
+      if (off < 0) return end;
+      if (this.stopped) return this.stop(off);
+    }
+    // Fast path: whole frames inside this chunk are views on it.
+    while (end - off >= FRAME_HEADER_BYTES) {
+      const length = this.littleEndian ? chunk.readUInt32LE(off) : chunk.readUInt32BE(off);
+      if (length > this.maxFrame) throw this.tooLarge(length);
+      const start = off + FRAME_HEADER_BYTES;
+      const stop = start + length;
+      if (stop > end) {
+        this.startBody(length, chunk, start);
+        return end;
+      }
+      off = stop;
+      if (this.onFrame(chunk.subarray(start, stop)) === false) return off;
+    }
+    if (off < end) {
+      chunk.copy(this.head, 0, off, end);
+      this.headFill = end - off;
+    }
+    return end;
+  }
+
+  private stop(off: number): number {
+    this.stopped = false;
+    return off;
+  }
+
+  /**
+   * Declares the end of the stream. Throws ProtocolError INCOMPLETE when a frame
+   * was started but not finished: a truncated frame is never delivered.
+   */
+  end(): void {
+    if (!this.inFrame) return;
+    const held = this.bufferedBytes;
+    const expected =
+      this.frameLength >= 0 ? `${this.frameLength}-byte frame` : 'frame header';
+    this.reset();
+    throw new ProtocolError(
+      'INCOMPLETE',
+      `stream ended inside a ${expected} (${held} bytes of it received)`,
+    );
+  }
+
+  /** Drops any partial frame. */
+  reset(): void {
+    this.headFill = 0;
+    this.frameLength = -1;
+    this.body = null;
+    this.bodyFill = 0;
+  }
+
+  /** Continues a split frame; returns the offset after it, or -1 if `chunk` was used up. */
+  private continueFrame(chunk: Buffer): number {
+    let off = 0;
+    if (this.frameLength < 0) {
+      const need = FRAME_HEADER_BYTES - this.headFill;
+      if (chunk.length < need) {
+        chunk.copy(this.head, this.headFill);
+        this.headFill += chunk.length;
+        return -1;
+      }
+      chunk.copy(this.head, this.headFill, 0, need);
+      this.headFill = 0;
+      const length = this.littleEndian ? this.head.readUInt32LE(0) : this.head.readUInt32BE(0);
+      if (length > this.maxFrame) throw this.tooLarge(length);
+      off = need;
+      if (chunk.length - off >= length) {
+        this.stopped = this.onFrame(chunk.subarray(off, off + length)) === false;
+        return off + length;
+      }
+      this.startBody(length, chunk, off);
+      return -1;
+    }
+    const body = this.body;
+    if (body === null) throw new Error('frame decoder: body missing'); // unreachable
+    const take = Math.min(this.frameLength - this.bodyFill, chunk.length);
+    const filled = this.bodyFill + take;
+    let target = body;
+    if (filled > body.length) {
+      // Grow geometrically, capped at the declared length: each byte is copied O(1) times.
+      target = Buffer.allocUnsafe(Math.min(this.frameLength, Math.max(filled, body.length * 2)));
+      body.copy(target, 0, 0, this.bodyFill);
+      this.body = target;
+    }
+    chunk.copy(target, this.bodyFill, 0, take);
+    this.bodyFill = filled;
+    if (filled < this.frameLength) return -1;
+    const payload = target.length === filled ? target : target.subarray(0, filled);
+    this.frameLength = -1;
+    this.body = null;
+    this.bodyFill = 0;
+    this.stopped = this.onFrame(payload) === false;
+    return take;
+  }
+
+  private startBody(length: number, chunk: Buffer, from: number): void {
+    const available = chunk.length - from;
+    const capacity = Math.min(length, Math.max(MIN_ASSEMBLY, available * 2));
+    const body = Buffer.allocUnsafe(capacity);
+    chunk.copy(body, 0, from);
+    this.frameLength = length;
+    this.body = body;
+    this.bodyFill = available;
+  }
+
+  private tooLarge(length: number): ProtocolError {
+    this.reset();
+    return new ProtocolError(
+      'FRAME_TOO_LARGE',
+      `frame of ${length} bytes exceeds the limit of ${this.maxFrame} bytes`,
+    );
+  }
+}

@@ -1,0 +1,33 @@
+import { UsageError } from '../errors.js';
+import type { ByteOrder } from './byte-order.js';
+
+/**
+ * How a TCP connection's bytes are cut into messages (SPEC §1.3):
+ * - `raw`: no framing; bytes (or text lines) as they come.
+ * - `u32be` / `u32le`: 4-byte length-prefixed frames.
+ * - `auto`: decided by the client's first byte (listeners only).
+ */
+export type FramingMode = 'auto' | 'raw' | ByteOrder;
+
+/** A decided framing: what `auto` resolves to, or an explicit choice. */
+export type ResolvedFraming = 'raw' | ByteOrder;
+
+export const FRAMING_MODES: readonly FramingMode[] = ['auto', 'raw', 'u32be', 'u32le'];
+
+export function parseFramingMode(value: string): FramingMode {
+  if ((FRAMING_MODES as readonly string[]).includes(value)) return value as FramingMode;
+  throw new UsageError(
+    'BAD_OPTION',
+    `unknown framing "${value}" (expected one of ${FRAMING_MODES.join(', ')})`,
+  );
+}
+
+/**
+ * SPEC §1.3: a u32be length below 16 MiB starts with 0x00, and a text line
+ * never starts with NUL, so the first byte tells framed clients from `nc`
+ * users. Little-endian lengths start with their low byte, so u32le is never
+ * guessed.
+ */
+export function detectFraming(firstByte: number): ResolvedFraming {
+  return firstByte === 0x00 ? 'u32be' : 'raw';
+}

@@ -1,0 +1,50 @@
+import { UsageError } from '../../errors.js';
+
+/** SPEC §2.1: how the echo service answers each message. */
+export type ReplyMode = 'upper' | 'echo' | 'hello';
+
+export const REPLY_MODES: readonly ReplyMode[] = ['upper', 'echo', 'hello'];
+
+export function parseReplyMode(value: string): ReplyMode {
+  if ((REPLY_MODES as readonly string[]).includes(value)) return value as ReplyMode;
+  throw new UsageError('BAD_OPTION', `unknown reply mode "${value}" (expected one of ${REPLY_MODES.join(', ')})`);
+}
+
+/** Default TCP and UDP port (classic echo port 7 + 7000). */
+export const ECHO_PORT = 7007;
+
+/** What `--reply hello` says on connect. */
+export const WELCOME = 'Welcome!';
+
+/** In hello mode this message closes the connection. */
+export const EXIT_MESSAGE = 'exit';
+
+const LOWER_A = 0x61;
+const LOWER_Z = 0x7a;
+
+/** Upper-cases ASCII letters in place; every other byte (UTF-8 included) is left alone. */
+export function upperAsciiInPlace(bytes: Uint8Array): Uint8Array {
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i] as number;
+    if (b >= LOWER_A && b <= LOWER_Z) bytes[i] = b - 32;
+  }
+  return bytes;
+}
+
+/** `Hello, <message>!` for a message (a frame, a line or a datagram). */
+export function helloReply(message: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from('Hello, '), message, Buffer.from('!')]);
+}
+
+/** Whether a message is the `exit` command (a trailing CR/LF is ignored). */
+export function isExit(message: Uint8Array): boolean {
+  return stripLineEnd(message).toString() === EXIT_MESSAGE;
+}
+
+/** Drops one trailing LF or CRLF (datagrams typed into `nc -u` end with one). */
+export function stripLineEnd(message: Uint8Array): Buffer {
+  let end = message.length;
+  if (end > 0 && message[end - 1] === 0x0a) end--;
+  if (end > 0 && message[end - 1] === 0x0d) end--;
+  return Buffer.from(message.buffer, message.byteOffset, end);
+}

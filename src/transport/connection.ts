@@ -1,0 +1,301 @@
+import type { Socket } from 'node:net';
+import { LimitError, SockitError, fromSystemError } from '../errors.js';
+import {
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_FRAME_TIMEOUT_MS,
+  DEFAULT_MAX_PENDING_WRITE,
+  DEFAULT_WRITE_TIMEOUT_MS,
+} from '../limits.js';
+
+/** The time and memory bounds of one connection. 0 disables a timeout. */
+export interface ConnectionLimits {
+  /** No bytes in either direction for this long closes the connection (ms). */
+  idleTimeoutMs: number;
+  /** A message (frame, envelope, line) that has started must finish within this (ms). */
+  messageTimeoutMs: number;
+  /** Bytes queued for the peer beyond which it is cut off as SLOW_CONSUMER. */
+  maxPendingWrite: number;
+  /** Output that has not drained for this long marks a SLOW_CONSUMER (ms). */
+  writeTimeoutMs: number;
+}
+
+export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = {
+  idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS,
+  messageTimeoutMs: DEFAULT_FRAME_TIMEOUT_MS,
+  maxPendingWrite: DEFAULT_MAX_PENDING_WRITE,
+  writeTimeoutMs: DEFAULT_WRITE_TIMEOUT_MS,
+};
+
+/** A client's limits: no idle or message deadlines unless asked for. */
+export const CLIENT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = {
+  idleTimeoutMs: 0,
+  messageTimeoutMs: 0,
+  maxPendingWrite: DEFAULT_MAX_PENDING_WRITE,
+  writeTimeoutMs: 0,
+};
+
+/** How a connection ended: `error` is undefined for an orderly close. */
+export interface CloseInfo {
+  error: SockitError | undefined;
+  bytesRead: number;
+  bytesWritten: number;
+  durationMs: number;
+}
+
+export interface ConnectionHandlers {
+  /** Bytes from the peer. Throwing a SockitError fails the connection with it. */
+  data(chunk: Buffer): void;
+  /** The peer finished sending (FIN). Default: finish our side too. */
+  end?(): void;
+  /** Called once, after the socket is fully closed. */
+  close?(info: CloseInfo): void;
+  /** Bytes to send the peer before closing it for `error` (a notice in its format). */
+  notice?(error: SockitError): Buffer | undefined;
+  /** Whether a message is part-way through (arms the message deadline). */
+  inMessage?(): boolean;
+}
+
+/** How long a notice may take to flush before the socket is destroyed anyway (ms). */
+const NOTICE_GRACE_MS = 1_000;
+
+let nextId = 1;
+
+/**
+ * One TCP or Unix-socket connection with every socket event handled in one
+ * place, so a peer can never crash the process and every bound is enforced:
+ * - `error` always has a listener (Node throws an unhandled socket error).
+ * - `setTimeout` only emits 'timeout'; the idle timeout here destroys.
+ * - A message deadline closes peers that start a message and trickle it (slowloris).
+ * - `write()` returning false pauses our reading (backpressure both ways);
+ *   output over `maxPendingWrite` or not drained within `writeTimeoutMs` is a
+ *   SLOW_CONSUMER.
+ * - allowHalfOpen is on: a peer's FIN is reported, and we decide when to end.
+ */
+export class Connection {
+  readonly id = nextId++;
+  /** `127.0.0.1:53122`, `[::1]:53122` or `unix`. */
+  readonly remote: string;
+  readonly socket: Socket;
+  readonly limits: ConnectionLimits;
+  private handlers: ConnectionHandlers | undefined;
+  private readonly startedAt = performance.now();
+  private error: SockitError | undefined;
+  private messageTimer: NodeJS.Timeout | undefined;
+  private writeTimer: NodeJS.Timeout | undefined;
+  private pausedForOutput = false;
+  private pausedByUser = false;
+  private closed = false;
+  private resolveClosed!: (info: CloseInfo) => void;
+  /** Resolves once the socket is fully closed, with how it ended. */
+  readonly whenClosed = new Promise<CloseInfo>((resolve) => {
+    this.resolveClosed = resolve;
+  });
+
+  constructor(socket: Socket, remote: string, limits: Partial<ConnectionLimits> = {}) {
+    this.socket = socket;
+    this.remote = remote;
+    this.limits = { ...DEFAULT_CONNECTION_LIMITS, ...limits };
+    socket.setNoDelay(true);
+    if (this.limits.idleTimeoutMs > 0) socket.setTimeout(this.limits.idleTimeoutMs);
+    socket.on('end', () => {
+      this.onEnd();
+    });
+    socket.on('timeout', () => {
+      this.fail(new LimitError('IDLE_TIMEOUT', `no traffic for ${this.limits.idleTimeoutMs} ms`));
+    });
+    socket.on('drain', () => {
+      this.onDrain();
+    });
+    socket.on('error', (err) => {
+      this.error ??= fromSystemError(err, `connection ${remote}`);
+    });
+    socket.on('close', () => {
+      this.onClose();
+    });
+  }
+
+  /**
+   * Starts delivering events. Nothing is lost before this: a socket without a
+   * 'data' listener does not read.
+   */
+  start(handlers: ConnectionHandlers): void {
+    if (this.handlers) throw new Error('connection already started');
+    this.handlers = handlers;
+    this.socket.on('data', (chunk: Buffer) => {
+      this.onData(chunk);
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closed || this.socket.destroyed;
+  }
+
+  /** Bytes queued in user space for the peer. */
+  get pendingWrite(): number {
+    return this.socket.writableLength;
+  }
+
+  /**
+   * Queues bytes for the peer. Returns false when the caller should stop
+   * producing until `drain` (reading from the peer is paused meanwhile).
+   */
+  write(data: Uint8Array): boolean {
+    if (this.isClosed || this.socket.writableEnded) return false;
+    const ok = this.socket.write(data);
+    if (!ok) this.onBackpressure();
+    return ok;
+  }
+
+  /** Writes several buffers with one system call (cork/uncork → writev). */
+  writev(chunks: readonly Uint8Array[]): boolean {
+    if (chunks.length === 1) return this.write(chunks[0] as Uint8Array);
+    if (this.isClosed || this.socket.writableEnded) return false;
+    this.socket.cork();
+    let ok = true;
+    for (const chunk of chunks) ok = this.socket.write(chunk);
+    this.socket.uncork();
+    if (!ok) this.onBackpressure();
+    return ok;
+  }
+
+  /** Resolves when queued output has drained (or the connection closed). */
+  async drained(): Promise<void> {
+    if (!this.socket.writableNeedDrain || this.isClosed) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
+  }
+
+  /** Stops reading from the peer (the kernel then pushes back on it). */
+  pause(): void {
+    this.pausedByUser = true;
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.pausedByUser = false;
+    if (!this.pausedForOutput && !this.isClosed) this.socket.resume();
+  }
+
+  /** Finishes our side after queued output; the socket closes when the peer has finished too. */
+  end(data?: Uint8Array): void {
+    if (this.isClosed || this.socket.writableEnded) return;
+    if (data) this.socket.end(data);
+    else this.socket.end();
+  }
+
+  /**
+   * Closes the connection because of `error`: sends the peer a notice in its
+   * format if the handler has one, then closes. Safe to call more than once.
+   */
+  fail(error: SockitError): void {
+    if (this.isClosed) return;
+    this.error ??= error;
+    const notice = this.socket.writableEnded ? undefined : this.handlers?.notice?.(error);
+    if (notice === undefined || error.code === 'SLOW_CONSUMER') {
+      this.socket.destroy();
+      return;
+    }
+    this.socket.end(notice);
+    // A peer that never reads would keep the notice (and the socket) forever.
+    setTimeout(() => this.socket.destroy(), NOTICE_GRACE_MS).unref();
+  }
+
+  /** Closes at once, without a notice. */
+  destroy(error?: SockitError): void {
+    if (error) this.error ??= error;
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    const handlers = this.handlers;
+    if (!handlers || this.closed) return;
+    try {
+      handlers.data(chunk);
+    } catch (err) {
+      this.fail(err instanceof SockitError ? err : fromSystemError(err, 'handler'));
+      return;
+    }
+    this.armMessageTimer(handlers);
+  }
+
+  private armMessageTimer(handlers: ConnectionHandlers): void {
+    const limit = this.limits.messageTimeoutMs;
+    if (limit <= 0 || !handlers.inMessage) return;
+    if (handlers.inMessage()) {
+      this.messageTimer ??= setTimeout(() => {
+        this.fail(new LimitError('FRAME_TIMEOUT', `message not completed within ${limit} ms`));
+      }, limit);
+    } else if (this.messageTimer) {
+      clearTimeout(this.messageTimer);
+      this.messageTimer = undefined;
+    }
+  }
+
+  private onEnd(): void {
+    const handlers = this.handlers;
+    if (handlers?.end) {
+      try {
+        handlers.end();
+      } catch (err) {
+        this.fail(err instanceof SockitError ? err : fromSystemError(err, 'handler'));
+      }
+    } else {
+      this.end();
+    }
+  }
+
+  private onBackpressure(): void {
+    if (this.socket.writableLength > this.limits.maxPendingWrite) {
+      this.fail(
+        new LimitError(
+          'SLOW_CONSUMER',
+          `peer is not reading: ${this.socket.writableLength} bytes queued (limit ${this.limits.maxPendingWrite})`,
+        ),
+      );
+      return;
+    }
+    if (!this.pausedForOutput) {
+      this.pausedForOutput = true;
+      this.socket.pause();
+    }
+    const limit = this.limits.writeTimeoutMs;
+    if (limit > 0) {
+      this.writeTimer ??= setTimeout(() => {
+        this.fail(new LimitError('SLOW_CONSUMER', `peer has not read its data for ${limit} ms`));
+      }, limit);
+    }
+  }
+
+  private onDrain(): void {
+    if (this.writeTimer) {
+      clearTimeout(this.writeTimer);
+      this.writeTimer = undefined;
+    }
+    if (this.pausedForOutput) {
+      this.pausedForOutput = false;
+      if (!this.pausedByUser && !this.isClosed) this.socket.resume();
+    }
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.messageTimer) clearTimeout(this.messageTimer);
+    if (this.writeTimer) clearTimeout(this.writeTimer);
+    const info: CloseInfo = {
+      error: this.error,
+      bytesRead: this.socket.bytesRead,
+      bytesWritten: this.socket.bytesWritten,
+      durationMs: Math.round(performance.now() - this.startedAt),
+    };
+    this.handlers?.close?.(info);
+    this.resolveClosed(info);
+  }
+}
