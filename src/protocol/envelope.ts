@@ -29,6 +29,26 @@ export const envelopeHeaderSchema = z.looseObject({
 /** Keys that could reach an object's prototype if a header were ever merged. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
+/** Deepest object/array nesting a header may have; headers are flat records. */
+const MAX_HEADER_DEPTH = 32;
+
+/** Nesting depth of JSON text, skipping strings; stops counting past the limit. */
+function nestingExceeds(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function rejectForbiddenKeys(key: string, value: unknown): unknown {
@@ -60,7 +80,12 @@ export function parseEnvelopeHeader(
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(utf8.decode(payload), rejectForbiddenKeys);
+    const text = utf8.decode(payload);
+    // JSON.parse with a reviver recurses; refuse deep nesting before it can overflow the stack.
+    if (nestingExceeds(text, MAX_HEADER_DEPTH)) {
+      throw new ProtocolError('BAD_HEADER', `header nested deeper than ${MAX_HEADER_DEPTH} levels`);
+    }
+    parsed = JSON.parse(text, rejectForbiddenKeys);
   } catch (err) {
     if (err instanceof ProtocolError) throw err;
     throw new ProtocolError('BAD_HEADER', 'header is not valid UTF-8 JSON', { cause: err });

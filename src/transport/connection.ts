@@ -86,6 +86,7 @@ export class Connection {
   private pausedByUser = false;
   private closed = false;
   private resolveClosed!: (info: CloseInfo) => void;
+  private readonly closeListeners: ((info: CloseInfo) => void)[] = [];
   /** Resolves once the socket is fully closed, with how it ended. */
   readonly whenClosed = new Promise<CloseInfo>((resolve) => {
     this.resolveClosed = resolve;
@@ -170,6 +171,11 @@ export class Connection {
       this.socket.on('drain', done);
       this.socket.on('close', done);
     });
+  }
+
+  /** Calls `listener` synchronously when the socket closes (after the handler's `close`). */
+  onClosed(listener: (info: CloseInfo) => void): void {
+    this.closeListeners.push(listener);
   }
 
   /** Stops reading from the peer (the kernel then pushes back on it). */
@@ -296,6 +302,7 @@ export class Connection {
       durationMs: Math.round(performance.now() - this.startedAt),
     };
     this.handlers?.close?.(info);
+    for (const listener of this.closeListeners) listener(info);
     this.resolveClosed(info);
   }
 }

@@ -112,17 +112,12 @@ export class TcpServer {
       });
     });
     for (const conn of this.live) conn.end();
-    if (this.live.size > 0) {
-      const timer = setTimeout(() => {
-        for (const conn of this.live) {
-          conn.fail(new LimitError('SHUTTING_DOWN', 'server is shutting down'));
-        }
-      }, graceMs);
-      await stopped;
-      clearTimeout(timer);
-    } else {
-      await stopped;
-    }
+    const timer = setTimeout(() => {
+      for (const conn of this.live) conn.fail(new LimitError('SHUTTING_DOWN', 'server is shutting down'));
+    }, graceMs);
+    // net.Server reports 'close' before its sockets emit theirs: wait for both.
+    await Promise.all([stopped, ...[...this.live].map((conn) => conn.whenClosed)]);
+    clearTimeout(timer);
     if (this.bound) this.log.info({ event: 'closed', address: formatAddress(this.bound) });
   }
 
@@ -141,7 +136,7 @@ export class TcpServer {
     }
     this.live.add(conn);
     this.log.info({ event: 'connect', conn: conn.id, remote });
-    void conn.whenClosed.then((info) => {
+    conn.onClosed((info) => {
       this.forget(conn, info);
     });
     onConnection(conn);

@@ -55,3 +55,11 @@ export function frame(payload: string | Buffer, le = false): Buffer {
   else header.writeUInt32BE(body.length);
   return Buffer.concat([header, body]);
 }
+
+/** Resolves when a socket has closed, whatever the reason (events.once would reject on 'error'). */
+export function closed(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    if (socket.closed) resolve();
+    else socket.once('close', () => resolve());
+  });
+}
