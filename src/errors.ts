@@ -106,7 +106,7 @@ const CODE_TO_PHRASE: Partial<Record<ErrorCode, string>> = {
 
 function errnoOf(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err) {
-    const code = (err as { code: unknown }).code;
+    const code = err.code;
     return typeof code === 'string' ? code : undefined;
   }
   return undefined;

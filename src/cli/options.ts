@@ -25,7 +25,8 @@ export function integerIn(min: number, max: number): (value: string) => number {
 export function parseBytes(value: string): number {
   const match = /^(\d+)([kmg])?i?b?$/i.exec(value.trim());
   if (!match) throw new InvalidArgumentError('expected a size such as 65536, 64k or 16m');
-  const scale = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(match[2] ?? '').toLowerCase() as 'k' | 'm' | 'g'] ?? 1;
+  const units: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+  const scale = units[(match[2] ?? '').toLowerCase()] ?? 1;
   const bytes = Number(match[1]) * scale;
   if (!Number.isSafeInteger(bytes)) throw new InvalidArgumentError('size too large');
   return bytes;

@@ -100,7 +100,7 @@ export function parseEnvelopeHeader(
     const where = issue && issue.path.length > 0 ? `"${issue.path.join('.')}"` : 'header';
     throw new ProtocolError('BAD_HEADER', `bad ${where}: ${issue?.message ?? 'invalid'}`);
   }
-  return result.data as EnvelopeHeader;
+  return result.data;
 }
 
 export interface EnvelopeEncodeOptions {

@@ -14,7 +14,7 @@ export interface FrameDecoderOptions {
  * frame: `push` then returns how many bytes it used, so a caller can hand the
  * rest of the chunk to something else (an envelope body).
  */
-export type FrameHandler = (payload: Buffer) => boolean | undefined | void;
+export type FrameHandler = (payload: Buffer) => unknown;
 
 /** Below this a partial frame's assembly buffer is never allocated smaller (bytes). */
 const MIN_ASSEMBLY = 64 * 1024;
