@@ -18,7 +18,11 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['net', 'dgram', 'fs', 'child_process'], message: 'Use the node: protocol.' }] },
+        {
+          patterns: [
+            { group: ['net', 'dgram', 'fs', 'child_process'], message: 'Use the node: protocol.' },
+          ],
+        },
       ],
     },
   },
@@ -37,7 +41,17 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['node:net', 'node:dgram', 'node:fs', 'node:fs/*', 'node:tls', 'node:child_process', '**/transport/**', '**/services/**', '**/cli/**'],
+              group: [
+                'node:net',
+                'node:dgram',
+                'node:fs',
+                'node:fs/*',
+                'node:tls',
+                'node:child_process',
+                '**/transport/**',
+                '**/services/**',
+                '**/cli/**',
+              ],
               message: 'src/protocol is pure bytes <-> messages: no I/O and no upper layers.',
             },
           ],
@@ -66,7 +80,16 @@ export default tseslint.config(
     rules: {
       'no-console': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',
-      '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite'] }] }],
+      // `t.after(() => server.close())` is the idiom in tests.
+      '@typescript-eslint/no-confusing-void-expression': 'off',
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite'] },
+          ],
+        },
+      ],
     },
   },
   {

@@ -23,7 +23,15 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--unhandled-rejections=strict', '--expose-gc', '--test', '--test-timeout=60000', ...files],
+  [
+    '--import',
+    'tsx',
+    '--unhandled-rejections=strict',
+    '--expose-gc',
+    '--test',
+    '--test-timeout=60000',
+    ...files,
+  ],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

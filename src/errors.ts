@@ -119,8 +119,8 @@ function errnoOf(err: unknown): string | undefined {
 export function fromSystemError(err: unknown, what: string): SockitError {
   if (err instanceof SockitError) return err;
   const errno = errnoOf(err);
-  const code: ErrorCode = (errno !== undefined ? ERRNO_TO_CODE[errno] : undefined) ?? 'NETWORK_ERROR';
-  const phrase =
-    CODE_TO_PHRASE[code] ?? (err instanceof Error ? err.message : String(err));
+  const code: ErrorCode =
+    (errno !== undefined ? ERRNO_TO_CODE[errno] : undefined) ?? 'NETWORK_ERROR';
+  const phrase = CODE_TO_PHRASE[code] ?? (err instanceof Error ? err.message : String(err));
   return new NetworkError(code, `${what}: ${phrase}`, { cause: err });
 }

@@ -68,7 +68,11 @@ export { encodeTextNotice, parseTextNotice } from './protocol/text-notice.js';
 // Transports
 export { formatAddress, normalizeHost, parseAddress } from './transport/address.js';
 export type { Address } from './transport/address.js';
-export { CLIENT_CONNECTION_LIMITS, Connection, DEFAULT_CONNECTION_LIMITS } from './transport/connection.js';
+export {
+  CLIENT_CONNECTION_LIMITS,
+  Connection,
+  DEFAULT_CONNECTION_LIMITS,
+} from './transport/connection.js';
 export type { CloseInfo, ConnectionHandlers, ConnectionLimits } from './transport/connection.js';
 export { FrameWriter } from './transport/frame-writer.js';
 export { RateLimiter } from './transport/rate-limiter.js';
@@ -80,7 +84,12 @@ export type { TcpServerOptions } from './transport/tcp-server.js';
 export { UdpClient } from './transport/udp-client.js';
 export type { UdpReply, UdpRequestOptions } from './transport/udp-client.js';
 export { SOCKIT_UDP_PORTS, UdpServer } from './transport/udp-server.js';
-export type { UdpHandler, UdpPeer, UdpServerOptions, UdpServerStats } from './transport/udp-server.js';
+export type {
+  UdpHandler,
+  UdpPeer,
+  UdpServerOptions,
+  UdpServerStats,
+} from './transport/udp-server.js';
 
 // Services
 export {
@@ -93,4 +102,9 @@ export {
   parseReplyMode,
   upperAsciiInPlace,
 } from './services/echo/index.js';
-export type { EchoClientOptions, EchoListen, EchoServerOptions, ReplyMode } from './services/echo/index.js';
+export type {
+  EchoClientOptions,
+  EchoListen,
+  EchoServerOptions,
+  ReplyMode,
+} from './services/echo/index.js';

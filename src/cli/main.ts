@@ -13,7 +13,11 @@ function program(): Command {
     .version(version)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => { write(`sockit: ${text.replace(/^error: /, '')}`); } });
+    .configureOutput({
+      outputError: (text, write) => {
+        write(`sockit: ${text.replace(/^error: /, '')}`);
+      },
+    });
   for (const command of [serveCommand(), echoCommand()]) {
     root.addCommand(command.exitOverride().showHelpAfterError('(run with --help for usage)'));
   }

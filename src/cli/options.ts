@@ -16,7 +16,8 @@ export function integerIn(min: number, max: number): (value: string) => number {
   return (value) => {
     if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError('expected a whole number');
     const n = Number(value);
-    if (n < min || n > max) throw new InvalidArgumentError(`expected a number from ${min} to ${max}`);
+    if (n < min || n > max)
+      throw new InvalidArgumentError(`expected a number from ${min} to ${max}`);
     return n;
   };
 }

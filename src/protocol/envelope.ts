@@ -39,7 +39,8 @@ function nestingExceeds(text: string, limit: number): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) {
@@ -52,7 +53,8 @@ function nestingExceeds(text: string, limit: number): boolean {
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function rejectForbiddenKeys(key: string, value: unknown): unknown {
-  if (FORBIDDEN_KEYS.has(key)) throw new ProtocolError('BAD_HEADER', `header key "${key}" is not allowed`);
+  if (FORBIDDEN_KEYS.has(key))
+    throw new ProtocolError('BAD_HEADER', `header key "${key}" is not allowed`);
   return value;
 }
 
@@ -112,10 +114,16 @@ export interface EnvelopeEncodeOptions {
  * Encodes a header as one frame. The body (if `size` > 0) is written by the
  * caller right after it, unframed and streamed.
  */
-export function encodeEnvelopeHeader(header: EnvelopeHeader, options: EnvelopeEncodeOptions = {}): Buffer {
+export function encodeEnvelopeHeader(
+  header: EnvelopeHeader,
+  options: EnvelopeEncodeOptions = {},
+): Buffer {
   const size = header.size;
   if (size !== undefined && !(Number.isSafeInteger(size) && size >= 0)) {
-    throw new ProtocolError('BAD_HEADER', `envelope size must be a non-negative safe integer, got ${String(size)}`);
+    throw new ProtocolError(
+      'BAD_HEADER',
+      `envelope size must be a non-negative safe integer, got ${String(size)}`,
+    );
   }
   const json = JSON.stringify(header);
   const length = Buffer.byteLength(json);

@@ -113,8 +113,7 @@ export class FrameDecoder {
   end(): void {
     if (!this.inFrame) return;
     const held = this.bufferedBytes;
-    const expected =
-      this.frameLength >= 0 ? `${this.frameLength}-byte frame` : 'frame header';
+    const expected = this.frameLength >= 0 ? `${this.frameLength}-byte frame` : 'frame header';
     this.reset();
     throw new ProtocolError(
       'INCOMPLETE',

@@ -42,7 +42,10 @@ export function encodeFrameHeader(length: number, options: FrameEncoderOptions =
  * A frame as `[header, payload]`: the payload is not copied, so a large body
  * is written with writev/cork as two buffers.
  */
-export function encodeFrame(payload: Uint8Array, options: FrameEncoderOptions = {}): [Buffer, Uint8Array] {
+export function encodeFrame(
+  payload: Uint8Array,
+  options: FrameEncoderOptions = {},
+): [Buffer, Uint8Array] {
   return [encodeFrameHeader(payload.length, options), payload];
 }
 

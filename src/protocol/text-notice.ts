@@ -14,8 +14,12 @@ export function encodeTextNotice(code: ErrorCode, message: string): Buffer {
 }
 
 /** Parses a notice at the start of `bytes`, or returns undefined. */
-export function parseTextNotice(bytes: Uint8Array): { code: ErrorCode; message: string } | undefined {
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, 1024)).toString('latin1');
+export function parseTextNotice(
+  bytes: Uint8Array,
+): { code: ErrorCode; message: string } | undefined {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, 1024)).toString(
+    'latin1',
+  );
   const match = /^error ([A-Z_]+): ([^\n]*)\n?/.exec(text);
   if (!match) return undefined;
   const code = match[1];

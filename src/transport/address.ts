@@ -2,9 +2,7 @@ import { isIP } from 'node:net';
 import { UsageError } from '../errors.js';
 
 /** A TCP/UDP endpoint (IPv4, IPv6 or a host name) or a Unix-domain socket path. */
-export type Address =
-  | { kind: 'inet'; host: string; port: number }
-  | { kind: 'unix'; path: string };
+export type Address = { kind: 'inet'; host: string; port: number } | { kind: 'unix'; path: string };
 
 /** Linux's sockaddr_un.sun_path holds 108 bytes including the NUL. */
 const MAX_UNIX_PATH_BYTES = 107;
@@ -25,10 +23,7 @@ function badAddress(text: string, why: string): UsageError {
  * `:port` (the default host) and `unix:/path`. A missing port is
  * `defaultPort`; a missing host is `defaultHost`.
  */
-export function parseAddress(
-  text: string,
-  defaults: { port: number; host?: string },
-): Address {
+export function parseAddress(text: string, defaults: { port: number; host?: string }): Address {
   const defaultHost = defaults.host ?? '127.0.0.1';
   const input = text.trim();
   if (input.startsWith('unix:')) {
@@ -52,12 +47,14 @@ export function parseAddress(
   }
   // Two or more colons without brackets: a bare IPv6 literal, no port.
   if (input.indexOf(':') !== input.lastIndexOf(':')) {
-    if (isIP(input) !== 6) throw badAddress(text, 'IPv6 addresses with a port need brackets: [::1]:7007');
+    if (isIP(input) !== 6)
+      throw badAddress(text, 'IPv6 addresses with a port need brackets: [::1]:7007');
     return { kind: 'inet', host: input, port: defaults.port };
   }
   const colon = input.indexOf(':');
   if (colon === -1) {
-    if (/^\d+$/.test(input)) return { kind: 'inet', host: defaultHost, port: parsePort(input, text) };
+    if (/^\d+$/.test(input))
+      return { kind: 'inet', host: defaultHost, port: parsePort(input, text) };
     return { kind: 'inet', host: checkHost(input, text), port: defaults.port };
   }
   const host = input.slice(0, colon);
@@ -77,7 +74,9 @@ function checkHost(host: string, text: string): string {
 /** `127.0.0.1:7007`, `[::1]:7007` or `unix:/path`: the form parseAddress reads back. */
 export function formatAddress(address: Address): string {
   if (address.kind === 'unix') return `unix:${address.path}`;
-  return isIP(address.host) === 6 ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+  return isIP(address.host) === 6
+    ? `[${address.host}]:${address.port}`
+    : `${address.host}:${address.port}`;
 }
 
 /** Same address family rules for UDP: `udp6` for IPv6 literals. */
@@ -91,7 +90,9 @@ export function udpFamily(host: string): 'udp4' | 'udp6' {
  * same host as its IPv4 form.
  */
 export function normalizeHost(host: string): string {
-  return host.toLowerCase().startsWith('::ffff:') && isIP(host.slice(7)) === 4 ? host.slice(7) : host;
+  return host.toLowerCase().startsWith('::ffff:') && isIP(host.slice(7)) === 4
+    ? host.slice(7)
+    : host;
 }
 
 /** A remote endpoint for logs: `127.0.0.1:53122`, `[::1]:53122`, or `unix`. */

@@ -1,5 +1,9 @@
 import { FRAME_HEADER_BYTES, type ByteOrder } from '../protocol/byte-order.js';
-import { checkFrameLength, encodeFrameHeader, writeFrameHeader } from '../protocol/frame-encoder.js';
+import {
+  checkFrameLength,
+  encodeFrameHeader,
+  writeFrameHeader,
+} from '../protocol/frame-encoder.js';
 import { DEFAULT_MAX_FRAME } from '../limits.js';
 import type { Connection } from './connection.js';
 
@@ -69,7 +73,10 @@ export class FrameWriter {
       shared.fill += need;
     } else {
       this.cut();
-      this.out.push(encodeFrameHeader(length, { byteOrder: this.byteOrder, maxFrame: this.maxFrame }), payload);
+      this.out.push(
+        encodeFrameHeader(length, { byteOrder: this.byteOrder, maxFrame: this.maxFrame }),
+        payload,
+      );
     }
     if (!this.scheduled) {
       this.scheduled = true;

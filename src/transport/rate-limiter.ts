@@ -1,4 +1,8 @@
-import { DEFAULT_UDP_BURST, DEFAULT_UDP_MAX_TRACKED_SOURCES, DEFAULT_UDP_RATE_PER_SEC } from '../limits.js';
+import {
+  DEFAULT_UDP_BURST,
+  DEFAULT_UDP_MAX_TRACKED_SOURCES,
+  DEFAULT_UDP_RATE_PER_SEC,
+} from '../limits.js';
 
 export interface RateLimitOptions {
   /** Sustained events per second per source. @default 200 */
@@ -36,7 +40,10 @@ export class RateLimiter {
     let bucket = this.buckets.get(key);
     if (bucket) {
       this.buckets.delete(key);
-      bucket.tokens = Math.min(this.burst, bucket.tokens + ((nowMs - bucket.updatedMs) * this.rate) / 1000);
+      bucket.tokens = Math.min(
+        this.burst,
+        bucket.tokens + ((nowMs - bucket.updatedMs) * this.rate) / 1000,
+      );
       bucket.updatedMs = nowMs;
     } else {
       bucket = { tokens: this.burst, updatedMs: nowMs };

@@ -47,7 +47,10 @@ export class TcpServer {
     });
     this.server.maxConnections = this.maxConnections + BUSY_SLACK;
     this.server.on('drop', (info) => {
-      this.log.warn({ event: 'drop', remote: formatPeer(info?.remoteAddress, info?.remotePort) }, 'connection dropped at the hard limit');
+      this.log.warn(
+        { event: 'drop', remote: formatPeer(info?.remoteAddress, info?.remotePort) },
+        'connection dropped at the hard limit',
+      );
     });
     // An accept() failure (EMFILE…) must not take the server down; libuv retries.
     this.server.on('error', (err) => {
@@ -113,7 +116,8 @@ export class TcpServer {
     });
     for (const conn of this.live) conn.end();
     const timer = setTimeout(() => {
-      for (const conn of this.live) conn.fail(new LimitError('SHUTTING_DOWN', 'server is shutting down'));
+      for (const conn of this.live)
+        conn.fail(new LimitError('SHUTTING_DOWN', 'server is shutting down'));
     }, graceMs);
     // net.Server reports 'close' before its sockets emit theirs: wait for both.
     await Promise.all([stopped, ...[...this.live].map((conn) => conn.whenClosed)]);

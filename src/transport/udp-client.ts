@@ -66,7 +66,8 @@ export class UdpClient {
   }
 
   static async open(address: Address): Promise<UdpClient> {
-    if (address.kind !== 'inet') throw new UsageError('BAD_ADDRESS', 'UDP needs a host:port address');
+    if (address.kind !== 'inet')
+      throw new UsageError('BAD_ADDRESS', 'UDP needs a host:port address');
     const socket = createSocket(udpFamily(address.host));
     const what = `udp ${formatAddress(address)}`;
     await new Promise<void>((resolve, reject) => {

@@ -80,7 +80,8 @@ export class UdpServer {
     this.options = options;
     this.maxDatagram = options.maxDatagram ?? DEFAULT_MAX_DATAGRAM;
     this.maxReply = options.maxReply ?? ((n) => n + REPLY_SLACK_BYTES);
-    this.limiter = options.rateLimit === false ? undefined : new RateLimiter(options.rateLimit ?? {});
+    this.limiter =
+      options.rateLimit === false ? undefined : new RateLimiter(options.rateLimit ?? {});
     this.log = (options.logger ?? silentLogger).child({ service: options.name ?? 'udp' });
   }
 
@@ -91,7 +92,10 @@ export class UdpServer {
 
   async listen(address: Address): Promise<Address> {
     if (address.kind !== 'inet') {
-      throw new UsageError('BAD_ADDRESS', 'UDP services need a host:port address, not a Unix socket');
+      throw new UsageError(
+        'BAD_ADDRESS',
+        'UDP services need a host:port address, not a Unix socket',
+      );
     }
     // No reuseAddr: a second process must not be able to bind the port and steal datagrams.
     const socket = createSocket({ type: udpFamily(address.host), reuseAddr: false });
@@ -111,7 +115,8 @@ export class UdpServer {
     socket.on('error', (err) => {
       this.log.warn({ event: 'udp_error', err: fromSystemError(err, 'udp').message });
     });
-    if (this.options.recvBufferSize !== undefined) socket.setRecvBufferSize(this.options.recvBufferSize);
+    if (this.options.recvBufferSize !== undefined)
+      socket.setRecvBufferSize(this.options.recvBufferSize);
     this.bound = { kind: 'inet', host: address.host, port: socket.address().port };
     this.log.info({
       event: 'listening',
@@ -150,7 +155,11 @@ export class UdpServer {
     }
     let reply: Uint8Array | undefined;
     try {
-      reply = this.handler(msg, { host, port: rinfo.port, label: formatPeer(rinfo.address, rinfo.port) });
+      reply = this.handler(msg, {
+        host,
+        port: rinfo.port,
+        label: formatPeer(rinfo.address, rinfo.port),
+      });
     } catch {
       this.stats.malformed++;
       return;

@@ -36,10 +36,15 @@ export async function prepareUnixPath(path: string): Promise<void> {
     stats = await lstat(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw new NetworkError('BAD_ADDRESS', `cannot use ${path}: ${(err as Error).message}`, { cause: err });
+    throw new NetworkError('BAD_ADDRESS', `cannot use ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   if (!stats.isSocket()) {
-    throw new NetworkError('NOT_A_SOCKET', `${path} exists and is not a socket; refusing to replace it`);
+    throw new NetworkError(
+      'NOT_A_SOCKET',
+      `${path} exists and is not a socket; refusing to replace it`,
+    );
   }
   if ((await probe(path)) === 'live') {
     throw new NetworkError('ALREADY_RUNNING', `a server is already running on unix:${path}`);

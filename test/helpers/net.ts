@@ -12,7 +12,9 @@ export function portOf(address: Address | undefined): number {
 /** A raw client socket, connected. */
 export async function rawConnect(address: Address): Promise<Socket> {
   const socket =
-    address.kind === 'unix' ? netConnect({ path: address.path }) : netConnect({ host: address.host, port: address.port });
+    address.kind === 'unix'
+      ? netConnect({ path: address.path })
+      : netConnect({ host: address.host, port: address.port });
   socket.on('error', () => undefined); // tests look at 'close'; a reset must not crash the runner
   await once(socket, 'connect');
   return socket;

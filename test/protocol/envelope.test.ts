@@ -57,15 +57,22 @@ describe('envelope codec', () => {
   });
 
   it('a header with size is followed by exactly that many raw body bytes', () => {
-    const events = decode([envelope({ type: 'put', name: 'a.txt', size: 5 }, Buffer.from('hello')), envelope({ type: 'ping' })]);
-    assert.deepEqual(events[0]?.header, { type: 'put', name: 'a.txt', size: 5 });
-    assert.equal(events[0]?.body?.toString(), 'hello');
-    assert.deepEqual(events[1]?.header, { type: 'ping' });
+    const events = decode([
+      envelope({ type: 'put', name: 'a.txt', size: 5 }, Buffer.from('hello')),
+      envelope({ type: 'ping' }),
+    ]);
+    assert.deepEqual(events, [
+      { header: { type: 'put', name: 'a.txt', size: 5 }, body: Buffer.from('hello') },
+      { header: { type: 'ping' } },
+    ]);
   });
 
   it('bodies pass through as pieces and are never held whole', () => {
     const bodyPieces: number[] = [];
-    const decoder = new EnvelopeDecoder({ onHeader: () => undefined, onBody: (c) => bodyPieces.push(c.length) });
+    const decoder = new EnvelopeDecoder({
+      onHeader: () => undefined,
+      onBody: (c) => bodyPieces.push(c.length),
+    });
     decoder.push(encodeEnvelopeHeader({ type: 'put', size: 3 * 65536 }));
     for (let i = 0; i < 3; i++) decoder.push(Buffer.alloc(65536));
     assert.deepEqual(bodyPieces, [65536, 65536, 65536]);
@@ -93,27 +100,36 @@ describe('envelope codec', () => {
     });
     const item = fc.tuple(header, fc.uint8Array({ maxLength: 500 }));
     fc.assert(
-      fc.property(fc.array(item, { maxLength: 6 }), fc.array(fc.nat(), { maxLength: 30 }), (items, cuts) => {
-        const headers = items.map(([h, body]) => {
-          const clean: EnvelopeHeader = JSON.parse(JSON.stringify(h)) as EnvelopeHeader;
-          if (body.length > 0) clean.size = body.length;
-          return clean;
-        });
-        const wire = Buffer.concat(items.map(([, body], i) => envelope(headers[i] as EnvelopeHeader, Buffer.from(body))));
-        const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
-        const chunks: Buffer[] = [];
-        let last = 0;
-        for (const p of points) {
-          chunks.push(wire.subarray(last, p));
-          last = p;
-        }
-        chunks.push(wire.subarray(last));
-        const events = decode(chunks);
-        assert.deepEqual(events.map((e) => e.header), headers);
-        items.forEach(([, body], i) => {
-          if (body.length > 0) assert.deepEqual(events[i]?.body, Buffer.from(body));
-        });
-      }),
+      fc.property(
+        fc.array(item, { maxLength: 6 }),
+        fc.array(fc.nat(), { maxLength: 30 }),
+        (items, cuts) => {
+          const headers = items.map(([h, body]) => {
+            const clean: EnvelopeHeader = JSON.parse(JSON.stringify(h)) as EnvelopeHeader;
+            if (body.length > 0) clean.size = body.length;
+            return clean;
+          });
+          const wire = Buffer.concat(
+            items.map(([, body], i) => envelope(headers[i] as EnvelopeHeader, Buffer.from(body))),
+          );
+          const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
+          const chunks: Buffer[] = [];
+          let last = 0;
+          for (const p of points) {
+            chunks.push(wire.subarray(last, p));
+            last = p;
+          }
+          chunks.push(wire.subarray(last));
+          const events = decode(chunks);
+          assert.deepEqual(
+            events.map((e) => e.header),
+            headers,
+          );
+          items.forEach(([, body], i) => {
+            if (body.length > 0) assert.deepEqual(events[i]?.body, Buffer.from(body));
+          });
+        },
+      ),
     );
   });
 });
@@ -135,7 +151,10 @@ describe('envelope headers are validated', () => {
 
   it('size edge cases: only integers 0 ≤ size ≤ 2^53 − 1 pass', () => {
     for (const bad of ['-1', '1.5', '"10"', '1e400', String(2 ** 53), 'null', 'true']) {
-      expectCode(() => parseEnvelopeHeader(Buffer.from(`{"type":"put","size":${bad}}`)), 'BAD_HEADER');
+      expectCode(
+        () => parseEnvelopeHeader(Buffer.from(`{"type":"put","size":${bad}}`)),
+        'BAD_HEADER',
+      );
     }
     assert.equal(parseEnvelopeHeader(Buffer.from('{"type":"put","size":0}')).size, 0);
     assert.throws(() => encodeEnvelopeHeader({ type: 'put', size: -1 }), ProtocolError);
@@ -148,32 +167,44 @@ describe('envelope headers are validated', () => {
       '{"type":"a","deep":{"list":[{"__proto__":{"isAdmin":true}}]}}',
       '{"type":"a","\\u005f_proto__":{"isAdmin":true}}',
     ];
-    for (const text of attacks) expectCode(() => parseEnvelopeHeader(Buffer.from(text)), 'BAD_HEADER');
+    for (const text of attacks)
+      expectCode(() => parseEnvelopeHeader(Buffer.from(text)), 'BAD_HEADER');
     assert.equal(({} as Record<string, unknown>).isAdmin, undefined);
     assert.equal(({} as Record<string, unknown>).x, undefined);
   });
 
   it('a header over maxHeader is HEADER_TOO_LARGE before it is parsed, on the 4th length byte', () => {
-    const decoder = new EnvelopeDecoder({ onHeader: () => assert.fail('no header expected') }, { maxHeader: 1024 });
+    const decoder = new EnvelopeDecoder(
+      { onHeader: () => assert.fail('no header expected') },
+      { maxHeader: 1024 },
+    );
     const bomb = rawHeader(`{"type":"a","pad":"${'x'.repeat(2000)}"}`);
     assert.throws(
       () => decoder.push(bomb.subarray(0, 4)),
       (err: unknown) => err instanceof ProtocolError && err.code === 'FRAME_TOO_LARGE',
     );
     expectCode(() => parseEnvelopeHeader(Buffer.alloc(70 * 1024, 0x20)), 'HEADER_TOO_LARGE');
-    assert.throws(() => encodeEnvelopeHeader({ type: 'a', pad: 'x'.repeat(70 * 1024) }), ProtocolError);
+    assert.throws(
+      () => encodeEnvelopeHeader({ type: 'a', pad: 'x'.repeat(70 * 1024) }),
+      ProtocolError,
+    );
   });
 
   it('deep nesting is BAD_HEADER before JSON.parse could overflow the stack', () => {
     const nested = `{"type":"a","n":${'['.repeat(30_000)}${']'.repeat(30_000)}}`;
     expectCode(() => parseEnvelopeHeader(Buffer.from(nested)), 'BAD_HEADER');
     const brackets = `{"type":"a","s":"${'['.repeat(100)}","n":[[[1]]]}`;
-    assert.equal(parseEnvelopeHeader(Buffer.from(brackets)).type, 'a', 'brackets inside strings do not count');
+    assert.equal(
+      parseEnvelopeHeader(Buffer.from(brackets)).type,
+      'a',
+      'brackets inside strings do not count',
+    );
   });
 
   it('a normalizer can map a legacy header (no type) before validation', () => {
     const header = parseEnvelopeHeader(Buffer.from('{"file_name":"a.txt","file_size":3}'), {
-      normalize: (raw) => ('type' in raw ? raw : { type: 'put', name: raw.file_name, size: raw.file_size }),
+      normalize: (raw) =>
+        'type' in raw ? raw : { type: 'put', name: raw.file_name, size: raw.file_size },
     });
     assert.deepEqual(header, { type: 'put', name: 'a.txt', size: 3 });
   });

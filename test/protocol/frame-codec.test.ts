@@ -36,7 +36,10 @@ function hex(text: string): Buffer {
   return Buffer.from(text.replace(/\s+/g, ''), 'hex');
 }
 
-function decodeAll(chunks: Buffer[], options: { byteOrder?: ByteOrder; maxFrame?: number } = {}): Buffer[] {
+function decodeAll(
+  chunks: Buffer[],
+  options: { byteOrder?: ByteOrder; maxFrame?: number } = {},
+): Buffer[] {
   const out: Buffer[] = [];
   const decoder = new FrameDecoder((p) => {
     out.push(Buffer.from(p));
@@ -74,7 +77,10 @@ describe('frame codec: golden fixtures, four ways', () => {
       assert.deepEqual(encodeAll(payloads, fixture.order), wire);
     });
     it(`${fixture.name}: round-trips`, () => {
-      assert.deepEqual(decodeAll([encodeAll(payloads, fixture.order)], { byteOrder: fixture.order }), payloads);
+      assert.deepEqual(
+        decodeAll([encodeAll(payloads, fixture.order)], { byteOrder: fixture.order }),
+        payloads,
+      );
     });
     it(`${fixture.name}: decodes one byte at a time`, () => {
       const bytes = [...wire].map((b) => Buffer.from([b]));
@@ -135,7 +141,10 @@ describe('frame decoder limits', () => {
     assert.equal(seen.length, 0);
     const headerOnly = new FrameDecoder(() => undefined);
     headerOnly.push(Buffer.from([0, 0]));
-    assert.throws(() => headerOnly.end(), (err: unknown) => err instanceof ProtocolError && err.code === 'INCOMPLETE');
+    assert.throws(
+      () => headerOnly.end(),
+      (err: unknown) => err instanceof ProtocolError && err.code === 'INCOMPLETE',
+    );
   });
 
   it('a 4-byte claim of a large frame holds memory for what arrived, not for the claim', () => {
@@ -176,11 +185,19 @@ describe('frame decoder properties', () => {
 
   it('any payload list, any chunking: the same frames come out in order', () => {
     fc.assert(
-      fc.property(fc.array(payload, { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 40 }), order, (payloads, cuts, byteOrder) => {
-        const wire = encodeAll(payloads, byteOrder);
-        const decoded = decodeAll(split(wire, cuts), { byteOrder });
-        assert.deepEqual(decoded.map((b) => Buffer.from(b)), payloads.map((p) => Buffer.from(p)));
-      }),
+      fc.property(
+        fc.array(payload, { maxLength: 12 }),
+        fc.array(fc.nat(), { maxLength: 40 }),
+        order,
+        (payloads, cuts, byteOrder) => {
+          const wire = encodeAll(payloads, byteOrder);
+          const decoded = decodeAll(split(wire, cuts), { byteOrder });
+          assert.deepEqual(
+            decoded.map((b) => Buffer.from(b)),
+            payloads.map((p) => Buffer.from(p)),
+          );
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -200,19 +217,23 @@ describe('frame decoder properties', () => {
   it('random garbage: only frames, need-more, or a typed error; buffered bytes stay bounded', () => {
     const maxFrame = 4096;
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 20_000 }), fc.array(fc.nat(), { maxLength: 20 }), (bytes, cuts) => {
-        const decoder = new FrameDecoder(() => undefined, { maxFrame });
-        try {
-          for (const chunk of split(Buffer.from(bytes), cuts)) {
-            decoder.push(chunk);
-            assert.ok(decoder.bufferedBytes <= maxFrame + 4);
+      fc.property(
+        fc.uint8Array({ maxLength: 20_000 }),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        (bytes, cuts) => {
+          const decoder = new FrameDecoder(() => undefined, { maxFrame });
+          try {
+            for (const chunk of split(Buffer.from(bytes), cuts)) {
+              decoder.push(chunk);
+              assert.ok(decoder.bufferedBytes <= maxFrame + 4);
+            }
+            decoder.end();
+          } catch (err) {
+            assert.ok(err instanceof ProtocolError, `untyped error: ${String(err)}`);
+            assert.ok(['FRAME_TOO_LARGE', 'INCOMPLETE'].includes(err.code));
           }
-          decoder.end();
-        } catch (err) {
-          assert.ok(err instanceof ProtocolError, `untyped error: ${String(err)}`);
-          assert.ok(['FRAME_TOO_LARGE', 'INCOMPLETE'].includes(err.code));
-        }
-      }),
+        },
+      ),
     );
   });
 

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { LineDecoder, ProtocolError, detectFraming, encodeTextNotice, parseTextNotice } from '../../src/index.js';
+import {
+  LineDecoder,
+  ProtocolError,
+  detectFraming,
+  encodeTextNotice,
+  parseTextNotice,
+} from '../../src/index.js';
 
 fc.configureGlobal({ seed: Number(process.env.FC_SEED ?? 42), numRuns: 200 });
 
@@ -20,18 +26,22 @@ describe('line decoder', () => {
 
   it('is independent of how the stream was cut (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.stringMatching(/^[a-z ]{0,10}$/), { maxLength: 10 }), fc.array(fc.nat(), { maxLength: 10 }), (items, cuts) => {
-        const text = items.map((i) => `${i}\n`).join('');
-        const points = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b);
-        const chunks: string[] = [];
-        let last = 0;
-        for (const p of points) {
-          chunks.push(text.slice(last, p));
-          last = p;
-        }
-        chunks.push(text.slice(last));
-        assert.deepEqual(lines(chunks), items);
-      }),
+      fc.property(
+        fc.array(fc.stringMatching(/^[a-z ]{0,10}$/), { maxLength: 10 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        (items, cuts) => {
+          const text = items.map((i) => `${i}\n`).join('');
+          const points = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b);
+          const chunks: string[] = [];
+          let last = 0;
+          for (const p of points) {
+            chunks.push(text.slice(last, p));
+            last = p;
+          }
+          chunks.push(text.slice(last));
+          assert.deepEqual(lines(chunks), items);
+        },
+      ),
     );
   });
 
@@ -56,7 +66,10 @@ describe('first-byte detection and text notices', () => {
   it('a notice is one line and parses back; a message cannot forge a second line', () => {
     const notice = encodeTextNotice('BUSY', 'too many\nerror FRAME_TOO_LARGE: fake');
     assert.equal(notice.toString().split('\n').length, 2);
-    assert.deepEqual(parseTextNotice(notice), { code: 'BUSY', message: 'too many error FRAME_TOO_LARGE: fake' });
+    assert.deepEqual(parseTextNotice(notice), {
+      code: 'BUSY',
+      message: 'too many error FRAME_TOO_LARGE: fake',
+    });
   });
 
   it('a notice read as a frame header is a length no maxFrame allows', () => {

@@ -22,12 +22,26 @@ describe('addresses', () => {
     });
   }
 
-  const bad = ['', 'host:port', 'host:70000', '[::1', '[nope]:1', '::1:99999x', 'unix:', 'bad host', `unix:/${'x'.repeat(120)}`, '[::1]x'];
+  const bad = [
+    '',
+    'host:port',
+    'host:70000',
+    '[::1',
+    '[nope]:1',
+    '::1:99999x',
+    'unix:',
+    'bad host',
+    `unix:/${'x'.repeat(120)}`,
+    '[::1]x',
+  ];
   for (const text of bad) {
     it(`refuses ${JSON.stringify(text)} with BAD_ADDRESS`, () => {
       assert.throws(
         () => parseAddress(text, defaults),
-        (err: unknown) => err instanceof UsageError && err.code === 'BAD_ADDRESS' && err.message.includes('bad address'),
+        (err: unknown) =>
+          err instanceof UsageError &&
+          err.code === 'BAD_ADDRESS' &&
+          err.message.includes('bad address'),
       );
     });
   }

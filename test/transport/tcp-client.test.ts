@@ -29,7 +29,10 @@ describe('TCP client errors', () => {
     const port = await freePort();
     await assert.rejects(
       connect({ kind: 'inet', host: '127.0.0.1', port }),
-      isNetworkError('CONNECTION_REFUSED', new RegExp(`^connect to 127\\.0\\.0\\.1:${port}: connection refused$`)),
+      isNetworkError(
+        'CONNECTION_REFUSED',
+        new RegExp(`^connect to 127\\.0\\.0\\.1:${port}: connection refused$`),
+      ),
     );
   });
 
@@ -43,12 +46,23 @@ describe('TCP client errors', () => {
   it('timed out: a listener whose accept queue is full never answers the SYN', async (t) => {
     if (!requireTool(t, 'python3')) return;
     // listen(0) and never accept: once the queue holds a connection, Linux drops further SYNs.
-    const py = spawn('python3', ['-c', "import socket,sys\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()"], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
+    const py = spawn(
+      'python3',
+      [
+        '-c',
+        "import socket,sys\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()",
+      ],
+      {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    );
     t.after(() => py.kill());
-    const port = await new Promise<number>((resolve) => py.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
-    const fillers = Array.from({ length: 3 }, () => netConnect({ host: '127.0.0.1', port }).on('error', () => undefined));
+    const port = await new Promise<number>((resolve) =>
+      py.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))),
+    );
+    const fillers = Array.from({ length: 3 }, () =>
+      netConnect({ host: '127.0.0.1', port }).on('error', () => undefined),
+    );
     t.after(() => fillers.forEach((s) => s.destroy()));
     const target: Address = { kind: 'inet', host: '127.0.0.1', port };
     await assert.rejects(

@@ -48,7 +48,10 @@ describe('TCP server limits', () => {
     const sockets = await Promise.all(Array.from({ length: 50 }, () => rawConnect(address)));
     t.after(() => sockets.forEach((s) => s.destroy()));
     const replies = await Promise.all(sockets.map((s, i) => roundTrip(s, `client ${i}`)));
-    assert.deepEqual(replies, sockets.map((_, i) => `client ${i}`));
+    assert.deepEqual(
+      replies,
+      sockets.map((_, i) => `client ${i}`),
+    );
   });
 
   it('past maxConnections a client gets BUSY and is closed; the others are unaffected', async (t) => {
@@ -58,8 +61,12 @@ describe('TCP server limits', () => {
     await Promise.all(first.map((s) => roundTrip(s, 'in'))); // all four are being served
     const extra = await Promise.all([rawConnect(address), rawConnect(address)]);
     const notices = await Promise.all(extra.map(readAll));
-    for (const notice of notices) assert.match(notice.toString(), /^error BUSY: .*4 connections\n$/);
-    assert.deepEqual(await Promise.all(first.map((s, i) => roundTrip(s, `still ${i}`))), first.map((_, i) => `still ${i}`));
+    for (const notice of notices)
+      assert.match(notice.toString(), /^error BUSY: .*4 connections\n$/);
+    assert.deepEqual(
+      await Promise.all(first.map((s, i) => roundTrip(s, `still ${i}`))),
+      first.map((_, i) => `still ${i}`),
+    );
     assert.equal(server.connections, 4);
   });
 
@@ -190,7 +197,10 @@ describe('TCP server limits', () => {
     await Promise.all([closed(polite), server.close(300)]);
     assert.equal(server.connections, 0);
     const infos = await Promise.all(conns.map((c) => c.whenClosed));
-    assert.ok(infos.some((e) => e.error?.code === 'SHUTTING_DOWN'), 'the lingering client was cut');
+    assert.ok(
+      infos.some((e) => e.error?.code === 'SHUTTING_DOWN'),
+      'the lingering client was cut',
+    );
     await assert.rejects(rawConnect(address));
   });
 });

@@ -2,10 +2,22 @@ import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { describe, it, type TestContext } from 'node:test';
-import { NetworkError, RateLimiter, SOCKIT_UDP_PORTS, UdpClient, UdpServer, type Address, type UdpServerOptions } from '../../src/index.js';
+import {
+  NetworkError,
+  RateLimiter,
+  SOCKIT_UDP_PORTS,
+  UdpClient,
+  UdpServer,
+  type Address,
+  type UdpServerOptions,
+} from '../../src/index.js';
 import { LOOPBACK, portOf } from '../helpers/net.js';
 
-async function udpEcho(t: TestContext, options: UdpServerOptions = {}, handler = (m: Buffer) => m as Uint8Array | undefined) {
+async function udpEcho(
+  t: TestContext,
+  options: UdpServerOptions = {},
+  handler = (m: Buffer) => m as Uint8Array | undefined,
+) {
   const server = new UdpServer(handler, options);
   t.after(() => server.close());
   const address = await server.listen(LOOPBACK);
@@ -109,12 +121,15 @@ describe('UDP client', () => {
     const { address } = await udpEcho(t, {}, (m) => (++seen < 3 ? undefined : m)); // loses the first two
     const client = await UdpClient.open(address);
     t.after(() => client.close());
-    const { reply, attempts } = await client.request(Buffer.from('ping'), { timeoutMs: 3000, retries: 4 });
+    const { reply, attempts } = await client.request(Buffer.from('ping'), {
+      timeoutMs: 3000,
+      retries: 4,
+    });
     assert.equal(reply.toString(), 'ping');
     assert.equal(attempts, 3);
   });
 
-  it('ignores a forged reply from another port and takes the server\'s own', async (t) => {
+  it("ignores a forged reply from another port and takes the server's own", async (t) => {
     const rogue = await socket(t);
     const server = await socket(t);
     const serverAddress: Address = { kind: 'inet', host: '127.0.0.1', port: server.address().port };
@@ -134,12 +149,15 @@ describe('UDP client', () => {
     const { address } = await udpEcho(t, {}, () => undefined);
     const client = await UdpClient.open(address);
     t.after(() => client.close());
-    await assert.rejects(client.request(Buffer.from('x'), { timeoutMs: 300, retries: 2 }), (err: unknown) => {
-      assert.ok(err instanceof NetworkError);
-      assert.equal(err.code, 'TIMEOUT');
-      assert.match(err.message, /no reply after 3 attempts in 300 ms/);
-      return true;
-    });
+    await assert.rejects(
+      client.request(Buffer.from('x'), { timeoutMs: 300, retries: 2 }),
+      (err: unknown) => {
+        assert.ok(err instanceof NetworkError);
+        assert.equal(err.code, 'TIMEOUT');
+        assert.match(err.message, /no reply after 3 attempts in 300 ms/);
+        return true;
+      },
+    );
   });
 
   it('nothing listening: CONNECTION_REFUSED at once (ICMP port unreachable)', async (t) => {

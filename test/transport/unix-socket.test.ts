@@ -33,9 +33,16 @@ describe('Unix-domain sockets', () => {
   it('a stale socket left by a killed server is removed and the new server starts', async (t) => {
     const path = join(tempDir(t), 'stale.sock');
     // A separate process listens, then dies by SIGKILL: its socket file stays behind.
-    const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => console.log('up'))`], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require('net').createServer().listen(${JSON.stringify(path)}, () => console.log('up'))`,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     await new Promise((resolve) => child.stdout.once('data', resolve));
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
@@ -63,7 +70,10 @@ describe('Unix-domain sockets', () => {
   it('a regular file at the path is never deleted', async (t) => {
     const path = join(tempDir(t), 'precious.txt');
     writeFileSync(path, 'keep me');
-    await assert.rejects(hello().listen({ kind: 'unix', path }), (err: unknown) => err instanceof NetworkError && err.code === 'NOT_A_SOCKET');
+    await assert.rejects(
+      hello().listen({ kind: 'unix', path }),
+      (err: unknown) => err instanceof NetworkError && err.code === 'NOT_A_SOCKET',
+    );
     assert.equal(readFileSync(path, 'utf8'), 'keep me');
   });
 

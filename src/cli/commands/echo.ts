@@ -29,13 +29,26 @@ async function* messages(args: string[]): AsyncGenerator<Buffer> {
 
 function printReply(out: Output, message: Buffer, reply: Buffer, rttMs: number): void {
   out.emit(
-    { type: 'reply', message: message.toString(), reply: reply.toString(), bytes: reply.length, rttMs: Number(rttMs.toFixed(3)) },
+    {
+      type: 'reply',
+      message: message.toString(),
+      reply: reply.toString(),
+      bytes: reply.length,
+      rttMs: Number(rttMs.toFixed(3)),
+    },
     Buffer.concat([reply, Buffer.from('\n')]),
   );
 }
 
-async function runUdp(target: string, args: string[], options: EchoOptions, out: Output): Promise<void> {
-  const client = await EchoUdpClient.open(parseAddress(target, { port: ECHO_PORT }), { timeoutMs: options.timeout });
+async function runUdp(
+  target: string,
+  args: string[],
+  options: EchoOptions,
+  out: Output,
+): Promise<void> {
+  const client = await EchoUdpClient.open(parseAddress(target, { port: ECHO_PORT }), {
+    timeoutMs: options.timeout,
+  });
   try {
     for await (const message of messages(args)) {
       const { reply, rttMs } = await client.request(message);
@@ -46,13 +59,21 @@ async function runUdp(target: string, args: string[], options: EchoOptions, out:
   }
 }
 
-async function runTcp(target: string, args: string[], options: EchoOptions, out: Output): Promise<void> {
+async function runTcp(
+  target: string,
+  args: string[],
+  options: EchoOptions,
+  out: Output,
+): Promise<void> {
   const client = await EchoClient.connect(parseAddress(target, { port: ECHO_PORT }), {
     framing: options.framing,
     timeoutMs: options.timeout,
     connectTimeoutMs: options.timeout,
     onUnsolicited: (message) => {
-      out.emit({ type: 'message', message: message.toString() }, Buffer.concat([message, Buffer.from('\n')]));
+      out.emit(
+        { type: 'message', message: message.toString() },
+        Buffer.concat([message, Buffer.from('\n')]),
+      );
     },
   });
   try {
@@ -83,7 +104,9 @@ export function echoCommand(): Command {
     .argument('<host>', 'server address')
     .argument('[msg...]', 'messages to send')
     .addOption(
-      new Option('--framing <mode>', 'u32be or u32le frames, or raw text lines').choices(['u32be', 'u32le', 'raw']).default('u32be'),
+      new Option('--framing <mode>', 'u32be or u32le frames, or raw text lines')
+        .choices(['u32be', 'u32le', 'raw'])
+        .default('u32be'),
     )
     .option('--udp', 'use UDP datagrams (retried on loss)', false)
     .option('--json', 'print JSON lines', false)
