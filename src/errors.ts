@@ -10,6 +10,8 @@ export const ERROR_CODES = [
   'BAD_HEADER',
   'HEADER_TOO_LARGE',
   'LINE_TOO_LONG',
+  'BAD_REPLY',
+  'KISS_OF_DEATH',
   // A server limit cut the connection.
   'BUSY',
   'IDLE_TIMEOUT',

@@ -7,19 +7,24 @@ import { createRequire } from 'node:module';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
+/** Commander's own errors ("error: unknown option") in sockit's one-line form. */
+const output = {
+  outputError: (text: string, write: (text: string) => void): void => {
+    write(`sockit: ${text.replace(/^error: /, '')}`);
+  },
+};
+const HINT = '(run with --help for usage)';
+
 function program(): Command {
   const root = new Command('sockit')
     .description('A socket toolkit: framed TCP/UDP services and the clients that talk to them.')
     .version(version)
-    .showHelpAfterError('(run with --help for usage)')
+    .showHelpAfterError(HINT)
     .exitOverride()
-    .configureOutput({
-      outputError: (text, write) => {
-        write(`sockit: ${text.replace(/^error: /, '')}`);
-      },
-    });
+    .configureOutput(output);
   for (const command of [serveCommand(), echoCommand()]) {
-    root.addCommand(command.exitOverride().showHelpAfterError('(run with --help for usage)'));
+    // addCommand does not pass settings down: each subcommand gets them itself.
+    root.addCommand(command.exitOverride().showHelpAfterError(HINT).configureOutput(output));
   }
   return root;
 }

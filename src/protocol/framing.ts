@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { DEFAULT_MAX_FRAME } from '../limits.js';
 import type { ByteOrder } from './byte-order.js';
 
 /**
@@ -22,12 +23,17 @@ export function parseFramingMode(value: string): FramingMode {
   );
 }
 
+/** Text never starts with NUL … BS (0x00–0x08); TAB and LF may start a line. */
+const LAST_NON_TEXT_BYTE = 0x08;
+
 /**
  * SPEC §1.3: a u32be length below 16 MiB starts with 0x00, and a text line
  * never starts with NUL, so the first byte tells framed clients from `nc`
- * users. Little-endian lengths start with their low byte, so u32le is never
- * guessed.
+ * users. A frame of exactly 16 MiB (the default maxFrame, legal by §1.1)
+ * starts with 0x01, so a first byte up to `maxFrame >>> 24` is framed too, as
+ * long as it is a byte no text starts with. Little-endian lengths start with
+ * their low byte, so u32le is never guessed.
  */
-export function detectFraming(firstByte: number): ResolvedFraming {
-  return firstByte === 0x00 ? 'u32be' : 'raw';
+export function detectFraming(firstByte: number, maxFrame = DEFAULT_MAX_FRAME): ResolvedFraming {
+  return firstByte <= Math.min(maxFrame >>> 24, LAST_NON_TEXT_BYTE) ? 'u32be' : 'raw';
 }

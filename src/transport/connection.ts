@@ -17,6 +17,12 @@ export interface ConnectionLimits {
   maxPendingWrite: number;
   /** Output that has not drained for this long marks a SLOW_CONSUMER (ms). */
   writeTimeoutMs: number;
+  /**
+   * Stop reading while our output does not drain: a server's backpressure on
+   * a client that sends faster than it reads. Off for clients: if both ends
+   * did it, a client writing a large message to an echo would deadlock.
+   */
+  pauseReadingWhileBlocked: boolean;
 }
 
 export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = {
@@ -24,6 +30,7 @@ export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = {
   messageTimeoutMs: DEFAULT_FRAME_TIMEOUT_MS,
   maxPendingWrite: DEFAULT_MAX_PENDING_WRITE,
   writeTimeoutMs: DEFAULT_WRITE_TIMEOUT_MS,
+  pauseReadingWhileBlocked: true,
 };
 
 /** A client's limits: no idle or message deadlines unless asked for. */
@@ -32,6 +39,7 @@ export const CLIENT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = {
   messageTimeoutMs: 0,
   maxPendingWrite: DEFAULT_MAX_PENDING_WRITE,
   writeTimeoutMs: 0,
+  pauseReadingWhileBlocked: false,
 };
 
 /** How a connection ended: `error` is undefined for an orderly close. */
@@ -267,7 +275,7 @@ export class Connection {
       );
       return;
     }
-    if (!this.pausedForOutput) {
+    if (this.limits.pauseReadingWhileBlocked && !this.pausedForOutput) {
       this.pausedForOutput = true;
       this.socket.pause();
     }

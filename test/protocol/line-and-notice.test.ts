@@ -57,10 +57,21 @@ describe('line decoder', () => {
 });
 
 describe('first-byte detection and text notices', () => {
-  it('0x00 means u32be frames; anything else is text', () => {
+  it('0x00 means u32be frames; text starts with anything else', () => {
     assert.equal(detectFraming(0x00), 'u32be');
     assert.equal(detectFraming(0x68), 'raw');
-    assert.equal(detectFraming(0x01), 'raw');
+    assert.equal(detectFraming(0x09), 'raw', 'a line may start with TAB');
+  });
+
+  it('a frame of exactly maxFrame = 16 MiB (first byte 0x01) is still framed; larger caps never reach text bytes', () => {
+    assert.equal(detectFraming(0x01), 'u32be');
+    assert.equal(
+      detectFraming(0x01, 1024),
+      'raw',
+      'with a 1 KiB cap, 0x01 cannot start a legal frame',
+    );
+    assert.equal(detectFraming(0x08, 2 ** 32 - 1), 'u32be');
+    assert.equal(detectFraming(0x0a, 2 ** 32 - 1), 'raw', 'LF stays text whatever maxFrame is');
   });
 
   it('a notice is one line and parses back; a message cannot forge a second line', () => {

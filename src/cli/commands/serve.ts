@@ -35,7 +35,11 @@ interface RunningService {
   close(graceMs?: number): Promise<void>;
 }
 
-type Starter = (where: { tcp?: Address; udp?: Address }, options: ServeOptions, logger: Logger) => Promise<RunningService>;
+type Starter = (
+  where: { tcp?: Address; udp?: Address },
+  options: ServeOptions,
+  logger: Logger,
+) => Promise<RunningService>;
 
 interface ServiceEntry {
   defaultPort: number;
@@ -54,7 +58,9 @@ const SERVICES: Readonly<Record<string, ServiceEntry>> = {
         reply: options.reply,
         ...(options.maxFrame !== undefined ? { maxFrame: options.maxFrame } : {}),
         tcp: {
-          ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+          ...(options.maxConnections !== undefined
+            ? { maxConnections: options.maxConnections }
+            : {}),
           ...(options.idleTimeout !== undefined ? { idleTimeoutMs: options.idleTimeout } : {}),
           ...(options.frameTimeout !== undefined ? { messageTimeoutMs: options.frameTimeout } : {}),
         },
@@ -68,10 +74,18 @@ const SERVICES: Readonly<Record<string, ServiceEntry>> = {
 
 const SERVICE_NAMES = Object.keys(SERVICES);
 
-function addressesFor(entry: ServiceEntry, options: ServeOptions, single: boolean): { tcp?: Address; udp?: Address } {
+function addressesFor(
+  entry: ServiceEntry,
+  options: ServeOptions,
+  single: boolean,
+): { tcp?: Address; udp?: Address } {
   let tcp: Address = { kind: 'inet', host: options.host, port: entry.defaultPort };
   if (options.listen !== undefined || options.port !== undefined) {
-    if (!single) throw new UsageError('BAD_OPTION', '--port and --listen need exactly one service, e.g. "sockit serve echo --port 9000"');
+    if (!single)
+      throw new UsageError(
+        'BAD_OPTION',
+        '--port and --listen need exactly one service, e.g. "sockit serve echo --port 9000"',
+      );
     tcp =
       options.listen !== undefined
         ? parseAddress(options.listen, { port: entry.defaultPort, host: options.host })
@@ -86,7 +100,10 @@ async function serve(names: string[], options: ServeOptions): Promise<void> {
   const chosen = names.length > 0 ? names : SERVICE_NAMES;
   for (const name of chosen) {
     if (!(name in SERVICES)) {
-      throw new UsageError('BAD_OPTION', `unknown service "${name}" (available: ${SERVICE_NAMES.join(', ')})`);
+      throw new UsageError(
+        'BAD_OPTION',
+        `unknown service "${name}" (available: ${SERVICE_NAMES.join(', ')})`,
+      );
     }
   }
   const logger = createLogger({ level: options.logLevel });
@@ -95,14 +112,14 @@ async function serve(names: string[], options: ServeOptions): Promise<void> {
   try {
     for (const name of chosen) {
       const entry = SERVICES[name] as ServiceEntry;
-      running.push(await entry.start(addressesFor(entry, options, chosen.length === 1), options, logger));
+      running.push(
+        await entry.start(addressesFor(entry, options, chosen.length === 1), options, logger),
+      );
     }
   } catch (err) {
     await stopAll();
     throw err;
   }
-  logger.info({ event: 'ready', services: running.map((s) => ({ name: s.name, addresses: s.addresses })) });
-
   await new Promise<void>((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -118,6 +135,11 @@ async function serve(names: string[], options: ServeOptions): Promise<void> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // Only now: a supervisor may signal us as soon as it reads `ready`.
+    logger.info({
+      event: 'ready',
+      services: running.map((s) => ({ name: s.name, addresses: s.addresses })),
+    });
   });
   process.exitCode = EXIT_OK;
 }
@@ -131,9 +153,20 @@ export function serveCommand(): Command {
         `Logs one JSON line per connection event on stdout. SIGINT/SIGTERM shut down gracefully.`,
     )
     .argument('[service...]', `services to run (${SERVICE_NAMES.join(', ')})`)
-    .option('--host <host>', 'interface to bind; anything but loopback is an explicit choice', '127.0.0.1')
-    .option('-p, --port <port>', 'port (one service only; UDP uses the same number)', integerIn(0, 65535))
-    .option('--listen <address>', 'address to bind (one service only): host:port, [v6]:port or unix:/path')
+    .option(
+      '--host <host>',
+      'interface to bind; anything but loopback is an explicit choice',
+      '127.0.0.1',
+    )
+    .option(
+      '-p, --port <port>',
+      'port (one service only; UDP uses the same number)',
+      integerIn(0, 65535),
+    )
+    .option(
+      '--listen <address>',
+      'address to bind (one service only): host:port, [v6]:port or unix:/path',
+    )
     .addOption(
       new Option('--framing <mode>', 'TCP framing: auto (by first byte), raw, u32be, u32le')
         .choices(FRAMING_MODES)
@@ -144,13 +177,27 @@ export function serveCommand(): Command {
         .choices(REPLY_MODES)
         .default('upper'),
     )
-    .option('--max-connections <n>', 'concurrent TCP connections per service (default 10000)', integerIn(1, 1_000_000))
-    .option('--idle-timeout <duration>', 'close connections idle this long (default 2m)', parseDuration)
-    .option('--frame-timeout <duration>', 'a started frame must complete within this (default 30s)', parseDuration)
+    .option(
+      '--max-connections <n>',
+      'concurrent TCP connections per service (default 10000)',
+      integerIn(1, 1_000_000),
+    )
+    .option(
+      '--idle-timeout <duration>',
+      'close connections idle this long (default 2m)',
+      parseDuration,
+    )
+    .option(
+      '--frame-timeout <duration>',
+      'a started frame must complete within this (default 30s)',
+      parseDuration,
+    )
     .option('--max-frame <bytes>', 'largest frame accepted (default 16m)', parseBytes)
     .option('--no-udp', 'serve TCP only')
     .addOption(
-      new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+      new Option('--log-level <level>', 'log level')
+        .choices(['debug', 'info', 'warn', 'error', 'silent'])
+        .default('info'),
     )
     .action(async (names: string[], options: ServeOptions) => {
       await serve(names, options);

@@ -1,4 +1,4 @@
-import { NetworkError, ProtocolError, SockitError } from '../../errors.js';
+import { NetworkError, ProtocolError, SockitError, UsageError } from '../../errors.js';
 import { DEFAULT_MAX_FRAME, DEFAULT_REQUEST_TIMEOUT_MS } from '../../limits.js';
 import { FrameDecoder } from '../../protocol/frame-decoder.js';
 import type { ResolvedFraming } from '../../protocol/framing.js';
@@ -9,6 +9,9 @@ import type { Connection } from '../../transport/connection.js';
 import { FrameWriter } from '../../transport/frame-writer.js';
 import { connect, type ConnectOptions } from '../../transport/tcp-client.js';
 import { UdpClient } from '../../transport/udp-client.js';
+import { WELCOME } from './messages.js';
+
+const WELCOME_BYTES = Buffer.from(WELCOME);
 
 export interface EchoClientOptions extends ConnectOptions {
   /** How messages are delimited: frames (default u32be) or text lines (`raw`). */
@@ -40,6 +43,8 @@ export class EchoClient {
   private readonly waiting: Waiter[] = [];
   private readonly onUnsolicited: ((message: Buffer) => void) | undefined;
   private failure: SockitError | undefined;
+  private receivedAny = false;
+  private firstRequest: Buffer | undefined;
 
   private constructor(conn: Connection, options: EchoClientOptions) {
     this.conn = conn;
@@ -57,7 +62,12 @@ export class EchoClient {
       const byteOrder = this.framing;
       this.writer = new FrameWriter(conn, { byteOrder, maxFrame });
       // Copy: a reply may be kept by the caller long after the chunk.
-      decoder = new FrameDecoder((payload) => { deliver(Buffer.from(payload)); }, { byteOrder, maxFrame });
+      decoder = new FrameDecoder(
+        (payload) => {
+          deliver(Buffer.from(payload));
+        },
+        { byteOrder, maxFrame },
+      );
     }
     conn.start({
       data: (chunk) => {
@@ -95,13 +105,16 @@ export class EchoClient {
   request(message: Uint8Array): Promise<Buffer> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
+      // Send first: a local FRAME_TOO_LARGE must reject this call without
+      // leaving a waiter behind to steal the next request's reply.
+      if (this.writer) this.writer.send(message);
+      else this.conn.write(Buffer.concat([message, Buffer.from('\n')]));
+      this.firstRequest ??= Buffer.from(message);
       const timer = setTimeout(() => {
         this.conn.destroy();
         this.failAll(new NetworkError('TIMEOUT', `no reply within ${this.timeoutMs} ms`));
       }, this.timeoutMs);
       this.waiting.push({ resolve, reject, timer });
-      if (this.writer) this.writer.send(message);
-      else this.conn.write(Buffer.concat([message, Buffer.from('\n')]));
     });
   }
 
@@ -118,6 +131,15 @@ export class EchoClient {
   }
 
   private deliver(message: Buffer): void {
+    // A hello server greets first (SPEC §2.1), possibly after our first request
+    // went out: that greeting is not the reply. No upper/echo/hello reply can
+    // be `Welcome!` unless the request itself was `Welcome!` (echo mode).
+    const first = !this.receivedAny;
+    this.receivedAny = true;
+    if (first && message.equals(WELCOME_BYTES) && !this.firstRequest?.equals(WELCOME_BYTES)) {
+      this.onUnsolicited?.(message);
+      return;
+    }
     const waiter = this.waiting.shift();
     if (!waiter) {
       this.onUnsolicited?.(message);
@@ -146,11 +168,17 @@ export class EchoUdpClient {
     this.timeoutMs = timeoutMs;
   }
 
-  static async open(address: Address, options: { timeoutMs?: number } = {}): Promise<EchoUdpClient> {
+  static async open(
+    address: Address,
+    options: { timeoutMs?: number } = {},
+  ): Promise<EchoUdpClient> {
     if (address.kind !== 'inet') {
-      throw new NetworkError('BAD_ADDRESS', `UDP needs host:port, not ${formatAddress(address)}`);
+      throw new UsageError('BAD_ADDRESS', `UDP needs host:port, not ${formatAddress(address)}`);
     }
-    return new EchoUdpClient(await UdpClient.open(address), options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+    return new EchoUdpClient(
+      await UdpClient.open(address),
+      options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    );
   }
 
   async request(message: Uint8Array): Promise<{ reply: Buffer; rttMs: number }> {

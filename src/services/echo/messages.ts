@@ -7,7 +7,10 @@ export const REPLY_MODES: readonly ReplyMode[] = ['upper', 'echo', 'hello'];
 
 export function parseReplyMode(value: string): ReplyMode {
   if ((REPLY_MODES as readonly string[]).includes(value)) return value as ReplyMode;
-  throw new UsageError('BAD_OPTION', `unknown reply mode "${value}" (expected one of ${REPLY_MODES.join(', ')})`);
+  throw new UsageError(
+    'BAD_OPTION',
+    `unknown reply mode "${value}" (expected one of ${REPLY_MODES.join(', ')})`,
+  );
 }
 
 /** Default TCP and UDP port (classic echo port 7 + 7000). */

@@ -10,7 +10,14 @@ import type { Connection, ConnectionHandlers } from '../../transport/connection.
 import { FrameWriter } from '../../transport/frame-writer.js';
 import { TcpServer, type TcpServerOptions } from '../../transport/tcp-server.js';
 import { UdpServer, type UdpServerOptions } from '../../transport/udp-server.js';
-import { WELCOME, helloReply, isExit, stripLineEnd, upperAsciiInPlace, type ReplyMode } from './messages.js';
+import {
+  WELCOME,
+  helloReply,
+  isExit,
+  stripLineEnd,
+  upperAsciiInPlace,
+  type ReplyMode,
+} from './messages.js';
 
 export interface EchoServerOptions {
   /** @default 'auto': framed u32be or raw text by the client's first byte */
@@ -57,12 +64,17 @@ export class EchoServer {
     this.reply = options.reply ?? 'upper';
     this.maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME;
     this.log = (options.logger ?? silentLogger).child({ service: 'echo' });
-    this.tcp = new TcpServer((conn) => this.serve(conn), {
-      ...options.tcp,
-      name: 'echo',
-      logger: options.logger ?? silentLogger,
-      busyNotice: notice,
-    });
+    this.tcp = new TcpServer(
+      (conn) => {
+        this.serve(conn);
+      },
+      {
+        ...options.tcp,
+        name: 'echo',
+        logger: options.logger ?? silentLogger,
+        busyNotice: notice,
+      },
+    );
     this.udp = new UdpServer((msg) => this.answerDatagram(msg), {
       ...options.udp,
       name: 'echo',
@@ -117,7 +129,7 @@ export class EchoServer {
     else if (this.reply === 'hello') choose('raw');
     conn.start({
       data: (chunk) => {
-        (handlers ?? choose(detectFraming(chunk[0] ?? 0))).data(chunk);
+        (handlers ?? choose(detectFraming(chunk[0] ?? 0, this.maxFrame))).data(chunk);
       },
       end: () => {
         if (handlers?.end) handlers.end();
@@ -129,12 +141,18 @@ export class EchoServer {
     if (this.reply === 'hello' && handlers) this.greet(conn, handlers);
   }
 
-  private greet(conn: Connection, handlers: ConnectionHandlers & { send?: (b: Uint8Array) => void }): void {
+  private greet(
+    conn: Connection,
+    handlers: ConnectionHandlers & { send?: (b: Uint8Array) => void },
+  ): void {
     if (handlers.send) handlers.send(Buffer.from(WELCOME));
     else conn.write(Buffer.from(`${WELCOME}\n`));
   }
 
-  private framedHandlers(conn: Connection, byteOrder: 'u32be' | 'u32le'): ConnectionHandlers & { send: (b: Uint8Array) => void } {
+  private framedHandlers(
+    conn: Connection,
+    byteOrder: 'u32be' | 'u32le',
+  ): ConnectionHandlers & { send: (b: Uint8Array) => void } {
     const writer = new FrameWriter(conn, { byteOrder, maxFrame: this.maxFrame });
     const reply = this.reply;
     const decoder = new FrameDecoder(

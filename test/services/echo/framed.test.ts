@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { EchoClient } from '../../../src/index.js';
+import { startEcho } from '../../helpers/echo.js';
+import { FrameReader, upperAscii, writeByteByByte } from '../../helpers/frames.js';
+import { frame, rawConnect } from '../../helpers/net.js';
+
+const T = { timeout: 20_000 };
+
+test(
+  'framed u32be: a frame is answered by one frame with ASCII letters upper-cased',
+  T,
+  async (t) => {
+    const { tcp } = await startEcho(t);
+    const socket = await rawConnect(tcp);
+    t.after(() => socket.destroy());
+    const reader = new FrameReader(socket);
+
+    // Every byte value 0-255 once: only a-z may change.
+    const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    socket.write(frame('hello, World 123'));
+    socket.write(frame(all));
+    socket.write(frame('héllo wörld ß')); // UTF-8: only the ASCII letters change
+    const [a, b, c] = await reader.take(3);
+    assert.equal(a!.toString(), 'HELLO, WORLD 123');
+    assert.deepEqual(b, upperAscii(all));
+    assert.deepEqual(c, Buffer.from('HéLLO WöRLD ß'));
+  },
+);
+
+test(
+  'framed u32be: a zero-length frame is a valid empty message and gets an empty reply',
+  T,
+  async (t) => {
+    const { tcp } = await startEcho(t);
+    const socket = await rawConnect(tcp);
+    t.after(() => socket.destroy());
+    const reader = new FrameReader(socket);
+    socket.write(frame(''));
+    socket.write(frame('after'));
+    const [empty, after] = await reader.take(2);
+    assert.equal(empty!.length, 0);
+    assert.equal(after!.toString(), 'AFTER');
+
+    // The wire bytes themselves: exactly a 4-byte zero header for the empty reply.
+    const raw = await rawConnect(tcp);
+    t.after(() => raw.destroy());
+    const got = new Promise<Buffer>((resolve) => raw.once('data', resolve));
+    raw.end(Buffer.from([0, 0, 0, 0]));
+    assert.deepEqual(await got, Buffer.from([0, 0, 0, 0]));
+  },
+);
+
+test('framed u32be: a multi-MiB frame round-trips intact', T, async (t) => {
+  const { tcp } = await startEcho(t);
+  const client = await EchoClient.connect(tcp);
+  t.after(() => {
+    client.destroy();
+  });
+  const payload = randomBytes(6 * 1024 * 1024);
+  const reply = await client.request(payload);
+  assert.equal(reply.length, payload.length);
+  assert.ok(reply.equals(upperAscii(payload)), 'reply differs from the upper-cased payload');
+  // The connection still works after the big one.
+  assert.equal((await client.request(Buffer.from('small'))).toString(), 'SMALL');
+});
+
+test('framed u32be: frames written one byte at a time are reassembled', T, async (t) => {
+  const { tcp } = await startEcho(t);
+  const socket = await rawConnect(tcp);
+  t.after(() => socket.destroy());
+  socket.setNoDelay(true);
+  const reader = new FrameReader(socket);
+  const messages = ['a', '', 'split across many writes', 'xyz'];
+  await writeByteByByte(socket, Buffer.concat(messages.map((m) => frame(m))));
+  const replies = await reader.take(messages.length);
+  assert.deepEqual(
+    replies.map((r) => r.toString()),
+    messages.map((m) => m.toUpperCase()),
+  );
+});
+
+test(
+  'framed u32be: many frames coalesced in one write each get their own reply, in order',
+  T,
+  async (t) => {
+    const { tcp } = await startEcho(t);
+    const socket = await rawConnect(tcp);
+    t.after(() => socket.destroy());
+    const reader = new FrameReader(socket);
+    const messages = Array.from({ length: 1000 }, (_, i) => `message ${i} ${'z'.repeat(i % 50)}`);
+    socket.write(Buffer.concat(messages.map((m) => frame(m))));
+    const replies = await reader.take(messages.length);
+    assert.deepEqual(
+      replies.map((r) => r.toString()),
+      messages.map((m) => m.toUpperCase()),
+    );
+  },
+);
+
+test('framed u32be: a header split across writes (1+3, 2+2, 3+1) is handled', T, async (t) => {
+  const { tcp } = await startEcho(t);
+  const socket = await rawConnect(tcp);
+  t.after(() => socket.destroy());
+  socket.setNoDelay(true);
+  const reader = new FrameReader(socket);
+  for (const cut of [1, 2, 3]) {
+    const bytes = frame(`cut at ${cut}`);
+    socket.write(bytes.subarray(0, cut));
+    await new Promise<void>((resolve) =>
+      socket.write(bytes.subarray(cut), () => {
+        resolve();
+      }),
+    );
+    assert.equal((await reader.next()).toString(), `CUT AT ${cut}`);
+  }
+});
+
+test(
+  'framed u32be: a client that sends FIN after whole frames gets all replies, then a clean close',
+  T,
+  async (t) => {
+    const { tcp } = await startEcho(t);
+    const socket = await rawConnect(tcp);
+    t.after(() => socket.destroy());
+    const reader = new FrameReader(socket);
+    socket.end(Buffer.concat([frame('one'), frame('two')]));
+    const [one, two] = await reader.take(2);
+    assert.equal(one!.toString(), 'ONE');
+    assert.equal(two!.toString(), 'TWO');
+    const rest = await reader.closed;
+    assert.equal(rest.length, 0, `unexpected trailing bytes: ${rest.toString('latin1')}`);
+  },
+);
+
+test(
+  'auto: a legal frame of exactly maxFrame (16 MiB) as the first frame is served framed',
+  T,
+  async (t) => {
+    const { tcp } = await startEcho(t); // auto, default maxFrame 16 MiB
+    const client = await EchoClient.connect(tcp, { timeoutMs: 3_000 });
+    t.after(() => client.destroy());
+    const reply = await client.request(Buffer.alloc(16 * 1024 * 1024, 'a'));
+    assert.equal(reply.length, 16 * 1024 * 1024);
+  },
+);
+
+test('EchoClient in raw mode: a 12 MiB line round-trips', T, async (t) => {
+  const { tcp } = await startEcho(t);
+  const client = await EchoClient.connect(tcp, { framing: 'raw', timeoutMs: 3_000 });
+  t.after(() => client.destroy());
+  const reply = await client.request(Buffer.alloc(12 * 1024 * 1024, 'r'));
+  assert.equal(reply.length, 12 * 1024 * 1024);
+});
