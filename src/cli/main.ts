@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { echoCommand } from './commands/echo.js';
 import { serveCommand } from './commands/serve.js';
+import { timeCommand } from './commands/time.js';
 import { EXIT_OK, EXIT_USAGE, Output } from './output.js';
 import { createRequire } from 'node:module';
 
@@ -22,7 +23,7 @@ function program(): Command {
     .showHelpAfterError(HINT)
     .exitOverride()
     .configureOutput(output);
-  for (const command of [serveCommand(), echoCommand()]) {
+  for (const command of [serveCommand(), echoCommand(), timeCommand()]) {
     // addCommand does not pass settings down: each subcommand gets them itself.
     root.addCommand(command.exitOverride().showHelpAfterError(HINT).configureOutput(output));
   }

@@ -2,6 +2,9 @@ import { Command, Option } from 'commander';
 import {
   ECHO_PORT,
   EchoServer,
+  RFC868_PORT,
+  SNTP_PORT,
+  TimeServer,
   FRAMING_MODES,
   REPLY_MODES,
   UsageError,
@@ -26,6 +29,7 @@ interface ServeOptions {
   frameTimeout?: number;
   maxFrame?: number;
   udp: boolean;
+  sntpPort?: number;
   logLevel: string;
 }
 
@@ -35,38 +39,74 @@ interface RunningService {
   close(graceMs?: number): Promise<void>;
 }
 
-type Starter = (
-  where: { tcp?: Address; udp?: Address },
-  options: ServeOptions,
-  logger: Logger,
-) => Promise<RunningService>;
+/** Starts a service on `base` (its main address); a service with more ports derives them. */
+type Starter = (base: Address, options: ServeOptions, logger: Logger) => Promise<RunningService>;
 
 interface ServiceEntry {
   defaultPort: number;
-  udp: boolean;
   start: Starter;
+}
+
+/** Another port of the same service: `base` + offset, or 0 when the base is 0 (any free port). */
+function derived(base: Address & { kind: 'inet' }, offset: number): Address {
+  return { kind: 'inet', host: base.host, port: base.port === 0 ? 0 : base.port + offset };
+}
+
+function tcpLimits(options: ServeOptions): {
+  maxConnections?: number;
+  idleTimeoutMs?: number;
+  messageTimeoutMs?: number;
+} {
+  return {
+    ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+    ...(options.idleTimeout !== undefined ? { idleTimeoutMs: options.idleTimeout } : {}),
+    ...(options.frameTimeout !== undefined ? { messageTimeoutMs: options.frameTimeout } : {}),
+  };
 }
 
 /** Every service `sockit serve` runs, with its default port (classic port + 7000). */
 const SERVICES: Readonly<Record<string, ServiceEntry>> = {
   echo: {
     defaultPort: ECHO_PORT,
-    udp: true,
-    start: async (where, options, logger) => {
+    start: async (base, options, logger) => {
       const server = new EchoServer({
         framing: options.framing,
         reply: options.reply,
         ...(options.maxFrame !== undefined ? { maxFrame: options.maxFrame } : {}),
-        tcp: {
-          ...(options.maxConnections !== undefined
-            ? { maxConnections: options.maxConnections }
-            : {}),
-          ...(options.idleTimeout !== undefined ? { idleTimeoutMs: options.idleTimeout } : {}),
-          ...(options.frameTimeout !== undefined ? { messageTimeoutMs: options.frameTimeout } : {}),
-        },
+        tcp: tcpLimits(options),
         logger,
       });
-      await server.listen(where);
+      // UDP shares the TCP port number; a Unix-socket listener has no UDP side.
+      await server.listen(
+        base.kind === 'inet' && options.udp ? { tcp: base, udp: base } : { tcp: base },
+      );
+      return server;
+    },
+  },
+  time: {
+    defaultPort: RFC868_PORT,
+    start: async (base, options, logger) => {
+      const server = new TimeServer({ tcp: tcpLimits(options), logger });
+      if (base.kind === 'unix') {
+        await server.listen({ rfc868Tcp: base }); // the UDP formats need an IP port
+        return server;
+      }
+      // RFC 868 on TCP and UDP at the base port; unix32 +1, strftime +2, SNTP +86 (7037 → 7123).
+      const sntpPort = options.sntpPort;
+      await server.listen({
+        rfc868Tcp: base,
+        ...(options.udp
+          ? {
+              rfc868Udp: base,
+              unix32: derived(base, 1),
+              strftime: derived(base, 2),
+              sntp:
+                sntpPort !== undefined
+                  ? { kind: 'inet', host: base.host, port: sntpPort }
+                  : derived(base, SNTP_PORT - RFC868_PORT),
+            }
+          : {}),
+      });
       return server;
     },
   },
@@ -74,26 +114,19 @@ const SERVICES: Readonly<Record<string, ServiceEntry>> = {
 
 const SERVICE_NAMES = Object.keys(SERVICES);
 
-function addressesFor(
-  entry: ServiceEntry,
-  options: ServeOptions,
-  single: boolean,
-): { tcp?: Address; udp?: Address } {
-  let tcp: Address = { kind: 'inet', host: options.host, port: entry.defaultPort };
-  if (options.listen !== undefined || options.port !== undefined) {
-    if (!single)
-      throw new UsageError(
-        'BAD_OPTION',
-        '--port and --listen need exactly one service, e.g. "sockit serve echo --port 9000"',
-      );
-    tcp =
-      options.listen !== undefined
-        ? parseAddress(options.listen, { port: entry.defaultPort, host: options.host })
-        : { kind: 'inet', host: options.host, port: options.port ?? entry.defaultPort };
+function baseAddress(entry: ServiceEntry, options: ServeOptions, single: boolean): Address {
+  if (options.listen === undefined && options.port === undefined) {
+    return { kind: 'inet', host: options.host, port: entry.defaultPort };
   }
-  // UDP shares the TCP port number; a Unix-socket listener has no UDP side.
-  const udp = entry.udp && options.udp && tcp.kind === 'inet' ? tcp : undefined;
-  return udp ? { tcp, udp } : { tcp };
+  if (!single) {
+    throw new UsageError(
+      'BAD_OPTION',
+      '--port and --listen need exactly one service, e.g. "sockit serve echo --port 9000"',
+    );
+  }
+  return options.listen !== undefined
+    ? parseAddress(options.listen, { port: entry.defaultPort, host: options.host })
+    : { kind: 'inet', host: options.host, port: options.port ?? entry.defaultPort };
 }
 
 async function serve(names: string[], options: ServeOptions): Promise<void> {
@@ -113,7 +146,7 @@ async function serve(names: string[], options: ServeOptions): Promise<void> {
     for (const name of chosen) {
       const entry = SERVICES[name] as ServiceEntry;
       running.push(
-        await entry.start(addressesFor(entry, options, chosen.length === 1), options, logger),
+        await entry.start(baseAddress(entry, options, chosen.length === 1), options, logger),
       );
     }
   } catch (err) {
@@ -160,7 +193,7 @@ export function serveCommand(): Command {
     )
     .option(
       '-p, --port <port>',
-      'port (one service only; UDP uses the same number)',
+      'port (one service only). UDP uses the same number; time puts unix32 at +1, strftime at +2, SNTP at +86; 0 gives each a free port',
       integerIn(0, 65535),
     )
     .option(
@@ -194,6 +227,11 @@ export function serveCommand(): Command {
     )
     .option('--max-frame <bytes>', 'largest frame accepted (default 16m)', parseBytes)
     .option('--no-udp', 'serve TCP only')
+    .option(
+      '--sntp-port <port>',
+      'time: the SNTP port (default: the base port + 86, i.e. 7123)',
+      integerIn(0, 65535),
+    )
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(['debug', 'info', 'warn', 'error', 'silent'])
