@@ -90,6 +90,7 @@ export function udpFamily(host: string): 'udp4' | 'udp6' {
  * same host as its IPv4 form.
  */
 export function normalizeHost(host: string): string {
+  if (!host.includes(':')) return host; // IPv4, the common case: on every datagram
   return host.toLowerCase().startsWith('::ffff:') && isIP(host.slice(7)) === 4
     ? host.slice(7)
     : host;

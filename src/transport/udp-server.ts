@@ -2,14 +2,13 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { UsageError, fromSystemError } from '../errors.js';
 import { DEFAULT_MAX_DATAGRAM } from '../limits.js';
 import { silentLogger, type Logger } from '../log.js';
-import { formatAddress, formatPeer, normalizeHost, udpFamily, type Address } from './address.js';
+import { formatAddress, normalizeHost, udpFamily, type Address } from './address.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limiter.js';
 
 export interface UdpPeer {
+  /** The source host, an IPv4-mapped IPv6 address in its IPv4 form. */
   host: string;
   port: number;
-  /** `127.0.0.1:5353` or `[::1]:5353`. */
-  label: string;
 }
 
 /**
@@ -155,11 +154,7 @@ export class UdpServer {
     }
     let reply: Uint8Array | undefined;
     try {
-      reply = this.handler(msg, {
-        host,
-        port: rinfo.port,
-        label: formatPeer(rinfo.address, rinfo.port),
-      });
+      reply = this.handler(msg, { host, port: rinfo.port });
     } catch {
       this.stats.malformed++;
       return;
@@ -170,8 +165,7 @@ export class UdpServer {
       return;
     }
     this.stats.answered++;
-    socket.send(reply, rinfo.port, rinfo.address, (err) => {
-      if (err) this.log.debug({ event: 'udp_send_error', err: err.message });
-    });
+    // No per-send callback (it costs on every reply): a failed send reaches the socket's 'error' listener.
+    socket.send(reply, rinfo.port, rinfo.address);
   }
 }

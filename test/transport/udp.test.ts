@@ -103,7 +103,7 @@ describe('UDP server guards', () => {
     assert.equal(err.code, 'EADDRINUSE');
   });
 
-  it('the rate limiter forgets the least recently seen source past maxSources', () => {
+  it("the rate limiter's memory is bounded: past maxSources the oldest source is forgotten", () => {
     const limiter = new RateLimiter({ ratePerSec: 1, burst: 1, maxSources: 2 });
     assert.ok(limiter.take('a', 0));
     assert.ok(!limiter.take('a', 1));

@@ -79,14 +79,19 @@ export function encodeSntpPacket(packet: SntpPacket): Buffer {
 
 const TWO_32 = 2 ** 32;
 
-/** Unix milliseconds → an NTP timestamp (32.32, era-wrapped like RFC 4330 §3). */
-export function toNtpTimestamp(unixMs: number): Buffer {
-  const out = Buffer.allocUnsafe(8);
+/** Writes Unix milliseconds as an NTP timestamp (32.32, era-wrapped like RFC 4330 §3) at `offset`. */
+export function writeNtpTimestamp(target: Buffer, offset: number, unixMs: number): void {
   const totalSeconds = unixMs / 1000 + SECONDS_1900_TO_1970;
   const seconds = Math.floor(totalSeconds);
   const fraction = Math.min(TWO_32 - 1, Math.floor((totalSeconds - seconds) * TWO_32));
-  out.writeUInt32BE(((seconds % TWO_32) + TWO_32) % TWO_32, 0);
-  out.writeUInt32BE(fraction, 4);
+  target.writeUInt32BE(((seconds % TWO_32) + TWO_32) % TWO_32, offset);
+  target.writeUInt32BE(fraction, offset + 4);
+}
+
+/** Unix milliseconds → an NTP timestamp. */
+export function toNtpTimestamp(unixMs: number): Buffer {
+  const out = Buffer.allocUnsafe(8);
+  writeNtpTimestamp(out, 0, unixMs);
   return out;
 }
 
