@@ -8,6 +8,7 @@ import {
   parseEnvelopeHeader,
   type EnvelopeHeader,
 } from '../../src/index.js';
+import { splitAt } from '../helpers/chunks.js';
 
 fc.configureGlobal({ seed: Number(process.env.FC_SEED ?? 42), numRuns: 200 });
 
@@ -112,14 +113,7 @@ describe('envelope codec', () => {
           const wire = Buffer.concat(
             items.map(([, body], i) => envelope(headers[i] as EnvelopeHeader, Buffer.from(body))),
           );
-          const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
-          const chunks: Buffer[] = [];
-          let last = 0;
-          for (const p of points) {
-            chunks.push(wire.subarray(last, p));
-            last = p;
-          }
-          chunks.push(wire.subarray(last));
+          const chunks = splitAt(wire, cuts);
           const events = decode(chunks);
           assert.deepEqual(
             events.map((e) => e.header),

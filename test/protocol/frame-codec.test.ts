@@ -9,6 +9,7 @@ import {
   frameToBuffer,
   type ByteOrder,
 } from '../../src/index.js';
+import { splitAt } from '../helpers/chunks.js';
 
 fc.configureGlobal({ seed: Number(process.env.FC_SEED ?? 42), numRuns: 300 });
 
@@ -51,19 +52,6 @@ function decodeAll(
 
 function encodeAll(payloads: Uint8Array[], byteOrder: ByteOrder = 'u32be'): Buffer {
   return Buffer.concat(payloads.map((p) => frameToBuffer(p, { byteOrder })));
-}
-
-/** Cuts `bytes` at the given (sorted, deduplicated) offsets. */
-function split(bytes: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let last = 0;
-  for (const p of points) {
-    out.push(bytes.subarray(last, p));
-    last = p;
-  }
-  out.push(bytes.subarray(last));
-  return out;
 }
 
 describe('frame codec: golden fixtures, four ways', () => {
@@ -191,7 +179,7 @@ describe('frame decoder properties', () => {
         order,
         (payloads, cuts, byteOrder) => {
           const wire = encodeAll(payloads, byteOrder);
-          const decoded = decodeAll(split(wire, cuts), { byteOrder });
+          const decoded = decodeAll(splitAt(wire, cuts), { byteOrder });
           assert.deepEqual(
             decoded.map((b) => Buffer.from(b)),
             payloads.map((p) => Buffer.from(p)),
@@ -223,7 +211,7 @@ describe('frame decoder properties', () => {
         (bytes, cuts) => {
           const decoder = new FrameDecoder(() => undefined, { maxFrame });
           try {
-            for (const chunk of split(Buffer.from(bytes), cuts)) {
+            for (const chunk of splitAt(Buffer.from(bytes), cuts)) {
               decoder.push(chunk);
               assert.ok(decoder.bufferedBytes <= maxFrame + 4);
             }

@@ -8,6 +8,7 @@ import {
   encodeTextNotice,
   parseTextNotice,
 } from '../../src/index.js';
+import { splitAt } from '../helpers/chunks.js';
 
 fc.configureGlobal({ seed: Number(process.env.FC_SEED ?? 42), numRuns: 200 });
 
@@ -31,14 +32,7 @@ describe('line decoder', () => {
         fc.array(fc.nat(), { maxLength: 10 }),
         (items, cuts) => {
           const text = items.map((i) => `${i}\n`).join('');
-          const points = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b);
-          const chunks: string[] = [];
-          let last = 0;
-          for (const p of points) {
-            chunks.push(text.slice(last, p));
-            last = p;
-          }
-          chunks.push(text.slice(last));
+          const chunks = splitAt(text, cuts);
           assert.deepEqual(lines(chunks), items);
         },
       ),

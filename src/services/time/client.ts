@@ -5,9 +5,8 @@ import { connect } from '../../transport/tcp-client.js';
 import { UdpClient } from '../../transport/udp-client.js';
 import { decodeRfc868, decodeUnix32, systemClock, type Clock, type TimeMode } from './messages.js';
 import {
-  MODE_CLIENT,
   MODE_SERVER,
-  encodeSntpPacket,
+  encodeSntpRequest,
   fromNtpTimestamp,
   isZeroTimestamp,
   offsetAndDelay,
@@ -131,21 +130,7 @@ async function rfc868OverTcp(
 async function sntp(client: UdpClient, clock: Clock, timeoutMs: number): Promise<TimeResult> {
   const t1 = clock();
   const transmit = toNtpTimestamp(t1);
-  const request = encodeSntpPacket({
-    leap: 0,
-    version: 4,
-    mode: MODE_CLIENT,
-    stratum: 0,
-    poll: 4,
-    precision: 0,
-    rootDelay: 0,
-    rootDispersion: 0,
-    referenceId: Buffer.alloc(4),
-    reference: Buffer.alloc(8),
-    originate: Buffer.alloc(8),
-    receive: Buffer.alloc(8),
-    transmit,
-  });
+  const request = encodeSntpRequest(transmit);
   // Only a reply that echoes our transmit timestamp answers us (anti-spoofing, stale replies).
   const { reply } = await client.request(request, {
     timeoutMs,

@@ -22,6 +22,7 @@ export {
 export type { Clock, TimeMode } from './messages.js';
 export {
   encodeSntpPacket,
+  encodeSntpRequest,
   fromNtpTimestamp,
   offsetAndDelay,
   parseSntpPacket,

@@ -79,6 +79,25 @@ export function encodeSntpPacket(packet: SntpPacket): Buffer {
 
 const TWO_32 = 2 ** 32;
 
+/** A client request (mode 3 unless told otherwise) carrying `transmit` as its transmit timestamp. */
+export function encodeSntpRequest(transmit: Buffer, version = 4, mode = MODE_CLIENT): Buffer {
+  return encodeSntpPacket({
+    leap: 0,
+    version,
+    mode,
+    stratum: 0,
+    poll: 4,
+    precision: 0,
+    rootDelay: 0,
+    rootDispersion: 0,
+    referenceId: Buffer.alloc(4),
+    reference: Buffer.alloc(8),
+    originate: Buffer.alloc(8),
+    receive: Buffer.alloc(8),
+    transmit,
+  });
+}
+
 /** Writes Unix milliseconds as an NTP timestamp (32.32, era-wrapped like RFC 4330 §3) at `offset`. */
 export function writeNtpTimestamp(target: Buffer, offset: number, unixMs: number): void {
   const totalSeconds = unixMs / 1000 + SECONDS_1900_TO_1970;

@@ -8,7 +8,7 @@ import {
   ProtocolError,
   TimeServer,
   encodeRfc868,
-  encodeSntpPacket,
+  encodeSntpRequest,
   parseSntpPacket,
   queryTime,
   toNtpTimestamp,
@@ -51,21 +51,28 @@ async function datagram(t: TestContext, to: Address, payload: Buffer): Promise<B
 }
 
 function sntpRequest(version: number, mode = 3): Buffer {
-  return encodeSntpPacket({
-    leap: 0,
-    version,
-    mode,
-    stratum: 0,
-    poll: 6,
-    precision: 0,
-    rootDelay: 0,
-    rootDispersion: 0,
-    referenceId: Buffer.alloc(4),
-    reference: Buffer.alloc(8),
-    originate: Buffer.alloc(8),
-    receive: Buffer.alloc(8),
-    transmit: Buffer.from('0123456789abcdef', 'hex'),
-  });
+  return encodeSntpRequest(Buffer.from('0123456789abcdef', 'hex'), version, mode);
+}
+
+/** A UDP socket that keeps every reply it gets; `send` targets a server port. */
+async function udpProbe(
+  t: TestContext,
+): Promise<{
+  replies: Buffer[];
+  send: (to: Address, payload: Buffer) => void;
+  next: () => Promise<unknown>;
+}> {
+  const socket = createSocket('udp4');
+  t.after(() => socket.close());
+  const replies: Buffer[] = [];
+  socket.on('message', (m: Buffer) => replies.push(m));
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  return {
+    replies,
+    send: (to, payload) => socket.send(payload, portOf(to), '127.0.0.1'),
+    next: () => once(socket, 'message'),
+  };
 }
 
 /** Parses what `rdate -p` prints ("rdate: [host]\tSun Nov 22 05:19:09 2026" or a date line). */
@@ -114,17 +121,13 @@ describe('time service, library level with an injected clock', () => {
 
   it('strftime: oversize or invalid UTF-8 formats get no reply and are counted', async (t) => {
     const { server, at } = await timeServer(t, { clock });
-    const socket = createSocket('udp4');
-    t.after(() => socket.close());
-    const replies: Buffer[] = [];
-    socket.on('message', (m: Buffer) => replies.push(m));
-    socket.bind(0, '127.0.0.1');
-    await once(socket, 'listening');
-    socket.send(Buffer.alloc(257, 0x41), portOf(at.strftime), '127.0.0.1');
-    socket.send(Buffer.from([0xff, 0xfe]), portOf(at.strftime), '127.0.0.1');
-    socket.send(Buffer.from('%Y'), portOf(at.strftime), '127.0.0.1');
-    await once(socket, 'message');
-    assert.deepEqual(replies.map(String), ['2030']);
+    const probe = await udpProbe(t);
+    const answered = probe.next();
+    probe.send(at.strftime, Buffer.alloc(257, 0x41));
+    probe.send(at.strftime, Buffer.from([0xff, 0xfe]));
+    probe.send(at.strftime, Buffer.from('%Y'));
+    await answered;
+    assert.deepEqual(probe.replies.map(String), ['2030']);
     assert.equal(server.udpStats('strftime')?.malformed, 2);
   });
 
@@ -148,23 +151,19 @@ describe('time service, library level with an injected clock', () => {
 
   it('SNTP: not-a-client-request and short packets are dropped and counted, never answered', async (t) => {
     const { server, at } = await timeServer(t, { clock });
-    const socket = createSocket('udp4');
-    t.after(() => socket.close());
-    const replies: Buffer[] = [];
-    socket.on('message', (m: Buffer) => replies.push(m));
-    socket.bind(0, '127.0.0.1');
-    await once(socket, 'listening');
+    const probe = await udpProbe(t);
+    const answered = probe.next();
     for (const bad of [
       sntpRequest(4, 4),
       sntpRequest(0),
       sntpRequest(4).subarray(0, 47),
       Buffer.from('hello'),
     ]) {
-      socket.send(bad, portOf(at.sntp), '127.0.0.1');
+      probe.send(at.sntp, bad);
     }
-    socket.send(sntpRequest(4), portOf(at.sntp), '127.0.0.1');
-    await once(socket, 'message');
-    assert.equal(replies.length, 1);
+    probe.send(at.sntp, sntpRequest(4));
+    await answered;
+    assert.equal(probe.replies.length, 1);
     assert.equal(server.sntpStats.malformed, 4);
   });
 
