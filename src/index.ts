@@ -123,6 +123,7 @@ export {
   defaultPortFor,
   encodeRfc868,
   encodeSntpPacket,
+  encodeSntpRequest,
   encodeUnix32,
   eraSecondsToUnix,
   fromNtpTimestamp,
