@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'RATE_LIMITED',
   'DATAGRAM_TOO_LARGE',
   'SHUTTING_DOWN',
+  'ACCESS_DENIED',
   // The network or the operating system said no.
   'CONNECTION_REFUSED',
   'CONNECT_TIMEOUT',

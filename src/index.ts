@@ -75,6 +75,8 @@ export {
 } from './transport/connection.js';
 export type { CloseInfo, ConnectionHandlers, ConnectionLimits } from './transport/connection.js';
 export { FrameWriter } from './transport/frame-writer.js';
+export { AccessList, parseAccessRule } from './transport/access-list.js';
+export type { AccessRule } from './transport/access-list.js';
 export { RateLimiter } from './transport/rate-limiter.js';
 export type { RateLimitOptions } from './transport/rate-limiter.js';
 export { connect } from './transport/tcp-client.js';
@@ -82,6 +84,8 @@ export type { ConnectOptions } from './transport/tcp-client.js';
 export { TcpServer } from './transport/tcp-server.js';
 export type { TcpServerOptions } from './transport/tcp-server.js';
 export { UdpClient } from './transport/udp-client.js';
+export { UdpEndpoint } from './transport/udp-endpoint.js';
+export type { UdpEndpointHandlers } from './transport/udp-endpoint.js';
 export type { UdpReply, UdpRequestOptions } from './transport/udp-client.js';
 export { SOCKIT_UDP_PORTS, UdpServer } from './transport/udp-server.js';
 export type {
@@ -145,3 +149,26 @@ export type {
   TimeResult,
   TimeServerOptions,
 } from './services/time/index.js';
+export {
+  DEFAULT_MAX_CONNS,
+  DEFAULT_UDP_LINGER_MS,
+  ReadInspector,
+  describeEvent,
+  describeRead,
+  hexDump,
+  payloadFields,
+  relayConnect,
+  relayListen,
+} from './services/relay/index.js';
+export type {
+  FrameStep,
+  ReadInspectorOptions,
+  ReadReport,
+  RelayConnectOptions,
+  RelayEvent,
+  RelayIo,
+  RelayListenOptions,
+  RelayListener,
+  RelayOptions,
+  RelaySession,
+} from './services/relay/index.js';

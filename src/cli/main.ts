@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { connectCommand } from './commands/connect.js';
 import { echoCommand } from './commands/echo.js';
+import { listenCommand } from './commands/listen.js';
 import { serveCommand } from './commands/serve.js';
 import { timeCommand } from './commands/time.js';
 import { EXIT_OK, EXIT_USAGE, Output } from './output.js';
@@ -23,7 +25,13 @@ function program(): Command {
     .showHelpAfterError(HINT)
     .exitOverride()
     .configureOutput(output);
-  for (const command of [serveCommand(), echoCommand(), timeCommand()]) {
+  for (const command of [
+    serveCommand(),
+    echoCommand(),
+    timeCommand(),
+    connectCommand(),
+    listenCommand(),
+  ]) {
     // addCommand does not pass settings down: each subcommand gets them itself.
     root.addCommand(command.exitOverride().showHelpAfterError(HINT).configureOutput(output));
   }

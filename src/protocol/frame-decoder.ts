@@ -41,8 +41,12 @@ export class FrameDecoder {
   private readonly onFrame: FrameHandler;
   private readonly littleEndian: boolean;
 
-  /** Header bytes of a frame whose header was split (0 when none pending). */
-  private readonly head = Buffer.alloc(FRAME_HEADER_BYTES);
+  /**
+   * Header bytes of a frame whose header was split (0 when none pending).
+   * Allocated on first use: most connections never split a header, and 10 000
+   * idle connections would each hold a Buffer for nothing.
+   */
+  private head: Buffer | undefined;
   private headFill = 0;
   /** Declared length of the frame being assembled, or -1 when between frames. */
   private frameLength = -1;
@@ -61,6 +65,14 @@ export class FrameDecoder {
   /** Bytes held for the frame in progress (header included); 0 between frames. */
   get bufferedBytes(): number {
     return this.frameLength >= 0 ? FRAME_HEADER_BYTES + this.bodyFill : this.headFill;
+  }
+
+  /**
+   * Declared payload length of the frame in progress, once its 4-byte header
+   * is complete; undefined between frames and while the header is split.
+   */
+  get pendingLength(): number | undefined {
+    return this.frameLength >= 0 ? this.frameLength : undefined;
   }
 
   /** Whether a frame has started and is not yet complete. */
@@ -95,7 +107,7 @@ export class FrameDecoder {
       if (this.onFrame(chunk.subarray(start, stop)) === false) return off;
     }
     if (off < end) {
-      chunk.copy(this.head, 0, off, end);
+      chunk.copy((this.head ??= Buffer.alloc(FRAME_HEADER_BYTES)), 0, off, end);
       this.headFill = end - off;
     }
     return end;
@@ -133,15 +145,16 @@ export class FrameDecoder {
   private continueFrame(chunk: Buffer): number {
     let off = 0;
     if (this.frameLength < 0) {
+      const head = (this.head ??= Buffer.alloc(FRAME_HEADER_BYTES));
       const need = FRAME_HEADER_BYTES - this.headFill;
       if (chunk.length < need) {
-        chunk.copy(this.head, this.headFill);
+        chunk.copy(head, this.headFill);
         this.headFill += chunk.length;
         return -1;
       }
-      chunk.copy(this.head, this.headFill, 0, need);
+      chunk.copy(head, this.headFill, 0, need);
       this.headFill = 0;
-      const length = this.littleEndian ? this.head.readUInt32LE(0) : this.head.readUInt32BE(0);
+      const length = this.littleEndian ? head.readUInt32LE(0) : head.readUInt32BE(0);
       if (length > this.maxFrame) throw this.tooLarge(length);
       off = need;
       if (chunk.length - off >= length) {

@@ -1,4 +1,4 @@
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, type NetConnectOpts, type Socket } from 'node:net';
 import { NetworkError, fromSystemError } from '../errors.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS } from '../limits.js';
 import { formatAddress, formatPeer, type Address } from './address.js';
@@ -7,6 +7,33 @@ import { CLIENT_CONNECTION_LIMITS, Connection, type ConnectionLimits } from './c
 export interface ConnectOptions extends Partial<ConnectionLimits> {
   /** How long the TCP (or Unix) connect may take (ms). @default 10 000 */
   connectTimeoutMs?: number;
+  /**
+   * Read at most this many bytes per read, like `recv(n)` in C or Python:
+   * each read fills one fixed buffer and is copied out. What a reader with a
+   * small buffer sees of a large send (docs/RELAY.md). @default Node's 64 KiB
+   */
+  readSize?: number;
+}
+
+/**
+ * Socket options for a fixed read buffer. With `onread` Node emits no 'data'
+ * of its own (pause/resume and 'end' still work), so each read is copied out
+ * of the buffer and emitted as the 'data' a Connection listens to.
+ */
+function readOptions(
+  readSize: number | undefined,
+  socket: () => Socket,
+): Pick<NetConnectOpts, 'onread'> {
+  if (readSize === undefined) return {};
+  return {
+    onread: {
+      buffer: Buffer.allocUnsafe(readSize),
+      callback(bytes: number, buf: Uint8Array): boolean {
+        socket().emit('data', Buffer.from(buf.subarray(0, bytes)));
+        return true;
+      },
+    },
+  };
 }
 
 /**
@@ -18,10 +45,11 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
   const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const what = `connect to ${formatAddress(address)}`;
   return new Promise((resolve, reject) => {
-    const socket =
+    const reads = readOptions(options.readSize, () => socket);
+    const socket: Socket =
       address.kind === 'unix'
-        ? netConnect({ path: address.path, allowHalfOpen: true })
-        : netConnect({ host: address.host, port: address.port, allowHalfOpen: true });
+        ? netConnect({ path: address.path, allowHalfOpen: true, ...reads })
+        : netConnect({ host: address.host, port: address.port, allowHalfOpen: true, ...reads });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new NetworkError('CONNECT_TIMEOUT', `${what}: timed out after ${timeoutMs} ms`));

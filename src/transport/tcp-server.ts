@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { LimitError, SockitError, fromSystemError } from '../errors.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE_MS } from '../limits.js';
 import { silentLogger, type Logger } from '../log.js';
-import { formatAddress, formatPeer, type Address } from './address.js';
+import { formatAddress, formatPeer, normalizeHost, type Address } from './address.js';
 import { Connection, type CloseInfo, type ConnectionLimits } from './connection.js';
 import { prepareUnixPath, restrictUnixSocket } from './unix-socket.js';
 
@@ -13,6 +13,14 @@ export interface TcpServerOptions extends Partial<ConnectionLimits> {
   shutdownGraceMs?: number;
   /** Bytes for a client refused as BUSY (the service's error format). */
   busyNotice?: (error: SockitError) => Buffer | undefined;
+  /**
+   * Whether a TCP peer may connect (an --allow/--deny list). A refused peer
+   * is closed at once, before it counts against maxConnections, and is sent
+   * nothing. Not asked for Unix-socket peers, which have no address.
+   */
+  allowPeer?: (host: string, port: number) => boolean;
+  /** Told of every peer refused (ACCESS_DENIED, BUSY, SHUTTING_DOWN), after it is logged. */
+  onRefused?: (remote: string, error: SockitError) => void;
   logger?: Logger;
   /** Name used in logs. */
   name?: string;
@@ -127,6 +135,13 @@ export class TcpServer {
 
   private accept(socket: Socket, onConnection: (connection: Connection) => void): void {
     const remote = formatPeer(socket.remoteAddress, socket.remotePort);
+    if (!this.allowed(socket)) {
+      this.log.warn({ event: 'refused', remote, code: 'ACCESS_DENIED' });
+      socket.on('error', () => undefined);
+      socket.destroy();
+      this.options.onRefused?.(remote, new LimitError('ACCESS_DENIED', 'not allowed to connect'));
+      return;
+    }
     const conn = new Connection(socket, remote, this.options);
     if (this.closing || this.live.size >= this.maxConnections) {
       const error = this.closing
@@ -136,6 +151,7 @@ export class TcpServer {
       const notice = this.options.busyNotice?.(error);
       conn.start({ data: () => undefined, notice: () => notice });
       conn.fail(error);
+      this.options.onRefused?.(remote, error);
       return;
     }
     this.live.add(conn);
@@ -144,6 +160,14 @@ export class TcpServer {
       this.forget(conn, info);
     });
     onConnection(conn);
+  }
+
+  private allowed(socket: Socket): boolean {
+    const allowPeer = this.options.allowPeer;
+    if (!allowPeer || this.bound?.kind === 'unix') return true;
+    // A peer gone before we looked has no address: refused, the list cannot vouch for it.
+    const host = socket.remoteAddress;
+    return host !== undefined && allowPeer(normalizeHost(host), socket.remotePort ?? 0);
   }
 
   private forget(conn: Connection, info: CloseInfo): void {

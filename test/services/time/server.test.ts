@@ -55,9 +55,7 @@ function sntpRequest(version: number, mode = 3): Buffer {
 }
 
 /** A UDP socket that keeps every reply it gets; `send` targets a server port. */
-async function udpProbe(
-  t: TestContext,
-): Promise<{
+async function udpProbe(t: TestContext): Promise<{
   replies: Buffer[];
   send: (to: Address, payload: Buffer) => void;
   next: () => Promise<unknown>;

@@ -1,0 +1,199 @@
+import { UsageError, type SockitError } from '../../errors.js';
+import { DEFAULT_MAX_FRAME } from '../../limits.js';
+import { encodeTextNotice } from '../../protocol/text-notice.js';
+import { AccessList } from '../../transport/access-list.js';
+import { formatAddress, formatPeer, type Address } from '../../transport/address.js';
+import { TcpServer } from '../../transport/tcp-server.js';
+import { UdpEndpoint } from '../../transport/udp-endpoint.js';
+import { outcome, type RelaySession } from './client.js';
+import { DatagramRelay } from './datagram.js';
+import {
+  DEFAULT_MAX_CONNS,
+  checkRelayOptions,
+  type RelayEvent,
+  type RelayIo,
+  type RelayOptions,
+} from './messages.js';
+import { InputPump, OutputGate, eventReporter } from './stdio.js';
+import { StreamRelay, relayLimits } from './stream.js';
+
+export interface RelayListenOptions extends RelayOptions {
+  /** Serve client after client (and several at once) instead of exactly one. */
+  keepOpen?: boolean;
+  /** With keepOpen: clients or UDP peers served at once; the next gets BUSY. @default 100 */
+  maxConns?: number;
+  /** Only these may connect: addresses, CIDR blocks, ranges (ncat's --allow). */
+  allow?: readonly string[];
+  /** These may not, even if allowed (ncat's --deny). */
+  deny?: readonly string[];
+}
+
+export interface RelayListener extends RelaySession {
+  /** The bound address (the real port when 0 was asked for). */
+  readonly address: Address;
+}
+
+interface Parts {
+  output: OutputGate;
+  input: InputPump | undefined;
+  emit: (event: RelayEvent) => void;
+  access: AccessList | undefined;
+}
+
+type Started = { address: Address; stop: (error?: SockitError) => void };
+
+/**
+ * `sockit listen`: waits for a client (TCP, Unix socket) or a peer (UDP) and
+ * relays it like `relayConnect`. Without keepOpen, one client is served and
+ * then `done` settles; with it, clients are served until close(), the input
+ * going to every one of them.
+ */
+export async function relayListen(
+  address: Address,
+  options: RelayListenOptions,
+  io: RelayIo,
+): Promise<RelayListener> {
+  checkRelayOptions(options);
+  if (options.maxConns !== undefined && !options.keepOpen) {
+    throw new UsageError('BAD_OPTION', '--max-conns needs --keep-open');
+  }
+  const rules = new AccessList({ allow: options.allow ?? [], deny: options.deny ?? [] });
+  if (!rules.empty && address.kind === 'unix') {
+    throw new UsageError(
+      'BAD_OPTION',
+      '--allow and --deny filter IP addresses; a Unix socket is guarded by its file mode (0600)',
+    );
+  }
+  const end = outcome();
+  let stop = (error?: SockitError): void => {
+    if (error) end.fail(error);
+    else end.ok();
+  };
+  const output = new OutputGate(io.output, (error) => {
+    stop(error);
+  });
+  const emit = eventReporter(io.onEvent, output, options.json ?? false);
+  const input = options.recvOnly
+    ? undefined
+    : new InputPump(io.input, {
+        frames: options.frames,
+        maxFrame: options.maxFrame ?? DEFAULT_MAX_FRAME,
+        onError: (error) => {
+          stop(error);
+        },
+      });
+  const cleanUp = (): void => {
+    input?.stop();
+    output.close();
+  };
+  const parts: Parts = { output, input, emit, access: rules.empty ? undefined : rules };
+  let started: Started;
+  try {
+    started = options.udp
+      ? await listenUdp(address, options, parts, end)
+      : await listenStream(address, options, parts, end);
+  } catch (err) {
+    cleanUp();
+    throw err;
+  }
+  stop = started.stop;
+  const done = end.promise.finally(cleanUp);
+  done.catch(() => undefined); // the caller awaits it
+  return {
+    address: started.address,
+    done,
+    close: async () => {
+      stop();
+      await done.catch(() => undefined);
+    },
+  };
+}
+
+async function listenStream(
+  address: Address,
+  options: RelayListenOptions,
+  parts: Parts,
+  end: ReturnType<typeof outcome>,
+): Promise<Started> {
+  const { output, input, emit, access } = parts;
+  const keepOpen = options.keepOpen ?? false;
+  let served = 0;
+  let stopping = false;
+  const stop = (error?: SockitError): void => {
+    if (stopping) return;
+    stopping = true;
+    void server.close(0).then(() => {
+      if (error) end.fail(error);
+      else end.ok();
+    });
+  };
+  const server: TcpServer = new TcpServer(
+    (conn) => {
+      if (!keepOpen && served > 0) {
+        conn.destroy(); // the one client is done; we are closing
+        return;
+      }
+      served++;
+      const relay = new StreamRelay({ conn, options, output, input, emit, inbound: true });
+      void relay.done.then((info) => {
+        if (!keepOpen) stop(info.error);
+      });
+    },
+    {
+      ...relayLimits(options),
+      maxConnections: keepOpen ? (options.maxConns ?? DEFAULT_MAX_CONNS) : 1,
+      busyNotice: (error) => encodeTextNotice(error.code, error.message),
+      ...(access
+        ? {
+            allowPeer: (host: string, port: number): boolean => {
+              if (access.allows(host)) return true;
+              const peer = formatPeer(host, port);
+              emit({ type: 'refused', peer, code: 'ACCESS_DENIED', message: access.reason(host) });
+              return false;
+            },
+          }
+        : {}),
+      onRefused: (peer, error) => {
+        if (error.code === 'ACCESS_DENIED') return; // reported with its reason above
+        emit({ type: 'refused', peer, code: error.code, message: error.message });
+      },
+    },
+  );
+  const bound = await server.listen(address);
+  emit({
+    type: 'listening',
+    address: bound.kind === 'unix' ? formatAddress(bound) : `tcp ${formatAddress(bound)}`,
+  });
+  return { address: bound, stop };
+}
+
+async function listenUdp(
+  address: Address,
+  options: RelayListenOptions,
+  parts: Parts,
+  end: ReturnType<typeof outcome>,
+): Promise<Started> {
+  const { output, input, emit, access } = parts;
+  const endpoint = await UdpEndpoint.bind(address);
+  emit({ type: 'listening', address: `udp ${formatAddress(endpoint.local)}` });
+  const relay = new DatagramRelay({
+    endpoint,
+    options,
+    output,
+    input,
+    emit,
+    listen: {
+      keepOpen: options.keepOpen ?? false,
+      maxConns: options.maxConns ?? DEFAULT_MAX_CONNS,
+      access,
+    },
+  });
+  void relay.done.then(end.ok, end.fail);
+  return {
+    address: endpoint.local,
+    stop: (error) => {
+      if (error) relay.fail(error);
+      else void relay.close();
+    },
+  };
+}
