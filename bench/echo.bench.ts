@@ -1,0 +1,1025 @@
+/**
+ * `npm run bench`: the echo service against a hand-written node:net framed
+ * echo, in the same run, on loopback. See docs/PERFORMANCE.md.
+ *
+ *   npm run bench                      full run (~3-4 min on 2 cores)
+ *   npm run bench -- --quick           shorter runs, fewer repeats (~1 min)
+ *   npm run bench -- --update-docs     also rewrite the results in docs/PERFORMANCE.md
+ *   npm run bench -- --only rr-16,idle scenarios by id (see SCENARIOS)
+ *   npm run bench -- --runs 7 --duration 2000 --cpu-prof --count-gc
+ *   npm run bench -- --from .bench-results/echo-<date>.json --update-docs   (report a saved run)
+ *
+ * Each server runs in its own process (bench/server.ts), the load generator in
+ * another (bench/loadgen.ts); this process only starts them, alternates
+ * sockit/baseline run by run, and reports medians and sockit/baseline ratios.
+ * A trivial pipe server measures the load generator's own ceiling.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, release, totalmem } from 'node:os';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type {
+  IdleCheckResult,
+  IdleOpenResult,
+  LoadCommand,
+  LoadReply,
+  MemorySnapshot,
+  RunResult,
+  RunSpec,
+  ServerCommand,
+  ServerEvent,
+  ServerKind,
+  ServerStats,
+} from './protocol.js';
+import {
+  formatCount,
+  formatNumber,
+  formatPercent,
+  formatRatio,
+  markdownTable,
+  median,
+  spread,
+  textTable,
+} from './stats.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
+const RESULTS_DIR = `${ROOT}.bench-results`;
+/** The child processes' code, compiled to plain JS (see compileChildren). */
+const JS_DIR = `${RESULTS_DIR}/js`;
+const CHILD_SOURCES = ['server.ts', 'loadgen.ts', 'protocol.ts', 'baseline/framed-echo-server.ts'];
+const SERVER_SCRIPT = `${JS_DIR}/server.js`;
+const LOADGEN_SCRIPT = `${JS_DIR}/loadgen.js`;
+const DOC = `${ROOT}docs/PERFORMANCE.md`;
+const DOC_BEGIN = '<!-- bench:results:begin -->';
+const DOC_END = '<!-- bench:results:end -->';
+
+/** Targets from the issue: throughput ratios ≥ 1.0 within noise, RSS ≤ 1.2× the baseline. */
+const RSS_LIMIT = 1.2;
+
+// ---------------------------------------------------------------- options
+
+interface Options {
+  runs: number;
+  /** Runs of the trivial and sockit-upper servers (information only). */
+  extraRuns: number;
+  warmupMs: number;
+  durationMs: number;
+  idleConnections: number;
+  idleRuns: number;
+  only: Set<string> | undefined;
+  updateDocs: boolean;
+  cpuProf: boolean;
+  /** Count GCs in the servers (a PerformanceObserver, which itself shifts V8's heuristics). */
+  countGc: boolean;
+  /** Report a saved run (.bench-results/echo-*.json) instead of measuring. */
+  from?: string;
+  quick: boolean;
+}
+
+function parseOnly(list: string): Set<string> {
+  const known = [...SCENARIOS.map((s) => s.id), 'idle'];
+  const ids = new Set(list.split(','));
+  for (const id of ids) {
+    if (!known.includes(id)) {
+      console.error(`unknown scenario ${id} (expected ${known.join(', ')})`);
+      process.exit(2);
+    }
+  }
+  return ids;
+}
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      runs: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      'idle-connections': { type: 'string' },
+      only: { type: 'string' },
+      'update-docs': { type: 'boolean', default: false },
+      'cpu-prof': { type: 'boolean', default: false },
+      'count-gc': { type: 'boolean', default: false },
+      from: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(
+      [
+        'usage: npm run bench -- [--quick] [--runs N] [--duration MS] [--warmup MS]',
+        '                        [--idle-connections N] [--only ID,…] [--update-docs]',
+        '                        [--cpu-prof] [--count-gc] [--from .bench-results/echo-….json]',
+        `scenarios: ${[...SCENARIOS.map((s) => s.id), 'idle'].join(', ')}`,
+      ].join('\n'),
+    );
+    process.exit(0);
+  }
+  const int = (value: string | undefined, fallback: number, min: number, max: number): number => {
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      console.error(`expected an integer ${min}..${max}, got ${value}`);
+      process.exit(2);
+    }
+    return n;
+  };
+  const quick = values.quick;
+  const runs = int(values.runs, quick ? 2 : 5, 1, 50);
+  return {
+    quick,
+    runs,
+    extraRuns: Math.min(runs, quick ? 1 : 3),
+    warmupMs: int(values.warmup, quick ? 200 : 300, 0, 10_000),
+    durationMs: int(values.duration, quick ? 600 : 1_000, 100, 30_000),
+    idleConnections: int(values['idle-connections'], 10_000, 1, 10_000),
+    idleRuns: quick ? 1 : Math.min(runs, 3),
+    only: values.only === undefined ? undefined : parseOnly(values.only),
+    updateDocs: values['update-docs'],
+    cpuProf: values['cpu-prof'],
+    countGc: values['count-gc'],
+    from: values.from,
+  };
+}
+
+// ---------------------------------------------------------------- scenarios
+
+type Metric = 'msgs/s' | 'req/s' | 'MB/s';
+
+interface Scenario {
+  id: string;
+  title: string;
+  metric: Metric;
+  spec(port: number, options: Options): RunSpec;
+}
+
+const SCENARIOS: readonly Scenario[] = [
+  {
+    id: 'pipeline-64',
+    title: 'pipelined 64 B frames, 1 conn',
+    metric: 'msgs/s',
+    spec: (port, o) => ({
+      mode: 'pipeline',
+      port,
+      frameSize: 64,
+      connections: 1,
+      windowFrames: 4096,
+      batchFrames: 256,
+      warmupMs: o.warmupMs,
+      durationMs: o.durationMs,
+    }),
+  },
+  ...[1, 16, 128].map((connections): Scenario => ({
+    id: `rr-${connections}`,
+    title: `request/response 64 B, ${connections} conn${connections === 1 ? '' : 's'}`,
+    metric: 'req/s',
+    spec: (port, o) => ({
+      mode: 'request',
+      port,
+      frameSize: 64,
+      connections,
+      warmupMs: o.warmupMs,
+      durationMs: o.durationMs,
+    }),
+  })),
+  {
+    id: 'bulk-64k',
+    title: '64 KiB frames, 1 conn',
+    metric: 'MB/s',
+    spec: (port, o) => ({
+      mode: 'pipeline',
+      port,
+      frameSize: 64 * 1024,
+      connections: 1,
+      windowFrames: 16,
+      batchFrames: 1,
+      warmupMs: o.warmupMs,
+      durationMs: o.durationMs,
+    }),
+  },
+];
+
+function valueOf(metric: Metric, result: RunResult): number {
+  return metric === 'MB/s'
+    ? result.payloadBytes / result.seconds / 1e6
+    : result.frames / result.seconds;
+}
+
+// ---------------------------------------------------------------- child processes
+
+const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    setTimeout(resolve, ms);
+  });
+
+/**
+ * Waits for the next IPC message from `child` that `pick` accepts. Fails if
+ * the child exits first or nothing comes within `timeoutMs`: a bench that
+ * hangs is worse than one that stops with an error.
+ */
+function nextMessage<T>(
+  child: ChildProcess,
+  pick: (message: unknown) => T | undefined,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: unknown): void => {
+      const picked = pick(message);
+      if (picked === undefined) return;
+      cleanup();
+      resolve(picked);
+    };
+    const onExit = (code: number | null): void => {
+      cleanup();
+      reject(new Error(`${what}: child exited (${code ?? 'signal'})`));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`${what}: no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+  });
+}
+
+const children = new Set<ChildProcess>();
+
+/**
+ * Servers and the load generator run as plain JS on plain `node`, with no
+ * loader: a TypeScript loader (tsx) also rewrites the imported dist/ modules,
+ * turning every cross-module call into a getter call, and runs a loader thread
+ * in each process. Type erasure only; `npm run typecheck` checks the sources.
+ */
+async function compileChildren(): Promise<void> {
+  const ts = (await import('typescript')).default;
+  for (const file of CHILD_SOURCES) {
+    const source = await readFile(`${BENCH_DIR}${file}`, 'utf8');
+    const { outputText } = ts.transpileModule(source, {
+      fileName: file,
+      compilerOptions: {
+        module: ts.ModuleKind.ESNext,
+        target: ts.ScriptTarget.ES2022,
+        verbatimModuleSyntax: true,
+      },
+    });
+    const out = `${JS_DIR}/${file.replace(/\.ts$/, '.js')}`;
+    await mkdir(dirname(out), { recursive: true });
+    await writeFile(out, outputText);
+  }
+}
+
+function spawnChild(script: string, args: string[], extraExecArgv: string[] = []): ChildProcess {
+  const child = fork(script, args, {
+    cwd: ROOT,
+    execArgv: ['--expose-gc', ...extraExecArgv],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+
+class ServerProcess {
+  private constructor(
+    readonly kind: ServerKind,
+    readonly port: number,
+    private readonly child: ChildProcess,
+  ) {}
+
+  static async start(kind: ServerKind, options: Options): Promise<ServerProcess> {
+    const prof = options.cpuProf
+      ? ['--cpu-prof', `--cpu-prof-dir=${RESULTS_DIR}/prof/${kind}`]
+      : [];
+    const child = spawnChild(SERVER_SCRIPT, options.countGc ? [kind, '--count-gc'] : [kind], prof);
+    const port = await nextMessage(
+      child,
+      (m) => ((m as ServerEvent).event === 'listening' ? (m as { port: number }).port : undefined),
+      `start ${kind}`,
+    );
+    return new ServerProcess(kind, port, child);
+  }
+
+  get pid(): number {
+    if (this.child.pid === undefined) throw new Error('server has no pid');
+    return this.child.pid;
+  }
+
+  /** A full GC in the server; resolves with its memory use afterwards. */
+  async gc(): Promise<MemorySnapshot> {
+    const done = nextMessage(
+      this.child,
+      (m) =>
+        (m as ServerEvent).event === 'gc-done'
+          ? (m as { memory: MemorySnapshot }).memory
+          : undefined,
+      'gc',
+    );
+    this.child.send({ cmd: 'gc' } satisfies ServerCommand);
+    return done;
+  }
+
+  async stats(): Promise<ServerStats> {
+    const done = nextMessage(
+      this.child,
+      (m) =>
+        (m as ServerEvent).event === 'stats' ? (m as { stats: ServerStats }).stats : undefined,
+      'stats',
+    );
+    this.child.send({ cmd: 'stats' } satisfies ServerCommand);
+    return done;
+  }
+
+  /** Resident set size from /proc/<pid>/status (KiB). */
+  async rssKiB(): Promise<number> {
+    const status = await readFile(`/proc/${this.pid}/status`, 'utf8');
+    const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
+    if (!match?.[1]) throw new Error('no VmRSS in /proc status');
+    return Number(match[1]);
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = once(this.child, 'exit');
+    this.child.send({ cmd: 'stop' } satisfies ServerCommand);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+class LoadGenerator {
+  private readonly child = spawnChild(LOADGEN_SCRIPT, []);
+
+  private async ask(command: LoadCommand): Promise<LoadReply> {
+    const reply = nextMessage(this.child, (m) => m as LoadReply, command.cmd);
+    this.child.send(command);
+    const answer = await reply;
+    if (!answer.ok) throw new Error(`load generator: ${answer.error}`);
+    return answer;
+  }
+
+  async run(spec: RunSpec): Promise<RunResult> {
+    const reply = await this.ask({ cmd: 'run', spec });
+    if (!('result' in reply)) throw new Error('load generator: unexpected reply');
+    return reply.result;
+  }
+
+  async idleOpen(port: number, connections: number): Promise<IdleOpenResult> {
+    const reply = await this.ask({ cmd: 'idle-open', port, connections, frameSize: 64 });
+    if (!('idleOpen' in reply)) throw new Error('load generator: unexpected reply');
+    return reply.idleOpen;
+  }
+
+  async idleCheck(): Promise<IdleCheckResult> {
+    const reply = await this.ask({ cmd: 'idle-check' });
+    if (!('idleCheck' in reply)) throw new Error('load generator: unexpected reply');
+    return reply.idleCheck;
+  }
+
+  async idleClose(): Promise<void> {
+    await this.ask({ cmd: 'idle-close' });
+  }
+
+  async exit(): Promise<void> {
+    const exited = once(this.child, 'exit');
+    this.child.send({ cmd: 'exit' } satisfies LoadCommand);
+    await exited;
+  }
+}
+
+// ---------------------------------------------------------------- measuring
+
+/** One measured run of one server. */
+interface Sample {
+  value: number;
+  p50Ms: number | undefined;
+  p99Ms: number | undefined;
+  /** Server CPU use over the whole run (connect, warm-up, window), % of one core. */
+  serverCpu: number;
+  /** Load generator CPU use over the run, % of one core. */
+  loadgenCpu: number;
+  /** CPU used by other processes during the run, % of one core. */
+  otherCpu: number;
+  /** Interrupt and softirq time (the kernel's loopback TCP work), % of one core. */
+  irqCpu: number;
+  /** Time the hypervisor took for other guests, % of one core. */
+  stealCpu: number;
+  /** Server CPU time per reply over the whole run (µs). */
+  cpuPerMsgUs: number;
+  /** Mark-compact collections in the server during the run (with --count-gc). */
+  gcMajor: number | undefined;
+}
+
+interface ScenarioResult {
+  scenario: Scenario;
+  samples: Partial<Record<ServerKind, Sample[]>>;
+}
+
+interface IdleRun {
+  kind: ServerKind;
+  connections: number;
+  rssBeforeKiB: number;
+  rssAfterKiB: number;
+  perConnKiB: number;
+  /** JS heap and external memory growth per connection (bytes), after a full GC. */
+  heap: MemorySnapshot;
+  open: IdleOpenResult;
+  check: IdleCheckResult;
+}
+
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+function describe(metric: Metric, sample: Sample): string {
+  const { value, p50Ms, p99Ms } = sample;
+  let text = metric === 'MB/s' ? `${formatNumber(value)} MB/s` : `${formatCount(value)} ${metric}`;
+  if (p50Ms !== undefined && p99Ms !== undefined) {
+    text += `  p50 ${formatNumber(p50Ms * 1000)} µs  p99 ${formatNumber(p99Ms * 1000)} µs`;
+  }
+  return (
+    `${text}  (CPU: server ${sample.serverCpu.toFixed(0)}%, load generator ${sample.loadgenCpu.toFixed(0)}%, ` +
+    `softirq ${sample.irqCpu.toFixed(0)}%, steal ${sample.stealCpu.toFixed(0)}%, ` +
+    `other processes ${sample.otherCpu.toFixed(0)}%; ` +
+    `server ${formatNumber(sample.cpuPerMsgUs)} µs/msg` +
+    (sample.gcMajor === undefined ? ')' : `, ${sample.gcMajor} major GCs)`)
+  );
+}
+
+/** The servers of a throughput scenario: the two compared, then the information-only ones. */
+const COMPARED: readonly ServerKind[] = ['sockit', 'baseline'];
+const EXTRA: readonly ServerKind[] = ['trivial', 'baseline-loaded', 'sockit-upper'];
+
+async function measureRun(
+  server: ServerProcess,
+  scenario: Scenario,
+  loadgen: LoadGenerator,
+  options: Options,
+): Promise<Sample> {
+  const before = await server.stats();
+  const machineBefore = await cpuTimes();
+  const selfBefore = process.cpuUsage();
+  const started = performance.now();
+  const result = await loadgen.run(scenario.spec(server.port, options));
+  const wallMs = performance.now() - started;
+  const self = process.cpuUsage(selfBefore);
+  const machineAfter = await cpuTimes();
+  const after = await server.stats();
+  const serverMs = after.cpuMs - before.cpuMs;
+  const ticks = (key: 'tasks' | 'irq' | 'steal'): number =>
+    (machineAfter[key] - machineBefore[key]) * JIFFY_MS;
+  // What other processes ran: all task time but the server's, the load generator's and ours.
+  const otherMs = ticks('tasks') - serverMs - result.cpuMs - (self.user + self.system) / 1000;
+  return {
+    value: valueOf(scenario.metric, result),
+    p50Ms: result.p50Ms,
+    p99Ms: result.p99Ms,
+    serverCpu: (serverMs / wallMs) * 100,
+    loadgenCpu: (result.cpuMs / wallMs) * 100,
+    otherCpu: Math.max(0, (otherMs / wallMs) * 100),
+    irqCpu: (ticks('irq') / wallMs) * 100,
+    stealCpu: (ticks('steal') / wallMs) * 100,
+    cpuPerMsgUs: (serverMs * 1000) / Math.max(1, result.totalFrames),
+    gcMajor: options.countGc ? after.gcMajor - before.gcMajor : undefined,
+  };
+}
+
+/** A run during which other processes and the hypervisor took more than this (% of a core) is repeated. */
+const DISTURBED_PCT = 25;
+const MAX_REPEATS = 2;
+/** A machine that stays busy gets no more repeats than this in one bench (time bound). */
+const REPEAT_BUDGET = 20;
+/** Runs repeated because the machine was busy (reported). */
+let repeated = 0;
+
+async function measureScenario(
+  scenario: Scenario,
+  loadgen: LoadGenerator,
+  options: Options,
+): Promise<ScenarioResult> {
+  const servers = new Map<ServerKind, ServerProcess>();
+  const samples: Partial<Record<ServerKind, Sample[]>> = {};
+  try {
+    for (const kind of [...COMPARED, ...EXTRA])
+      servers.set(kind, await ServerProcess.start(kind, options));
+    // A warm-up run per server (JIT, socket buffers), not counted.
+    for (const server of servers.values()) {
+      await loadgen.run(
+        scenario.spec(server.port, { ...options, durationMs: options.durationMs / 2 }),
+      );
+    }
+    for (let round = 0; round < options.runs; round++) {
+      // Alternate who goes first; the information-only servers run in the first rounds.
+      const order: ServerKind[] = round % 2 === 0 ? [...COMPARED] : [...COMPARED].reverse();
+      if (round < options.extraRuns) order.push(...EXTRA);
+      for (const kind of order) {
+        const server = servers.get(kind);
+        if (!server) continue;
+        const label = `  ${scenario.id} ${round + 1}/${options.runs} ${kind.padEnd(15)}`;
+        let sample: Sample;
+        for (let attempt = 0; ; attempt++) {
+          await sleep(100);
+          sample = await measureRun(server, scenario, loadgen, options);
+          // A run that shared the machine with someone else is repeated (twice at most).
+          const disturbed = sample.otherCpu + sample.stealCpu > DISTURBED_PCT;
+          if (!disturbed || attempt === MAX_REPEATS || repeated >= REPEAT_BUDGET) break;
+          log(`${label} disturbed (${describe(scenario.metric, sample)}): repeated`);
+          repeated++;
+        }
+        (samples[kind] ??= []).push(sample);
+        log(`${label} ${describe(scenario.metric, sample)}`);
+      }
+    }
+  } finally {
+    await Promise.all([...servers.values()].map((server) => server.stop()));
+  }
+  return { scenario, samples };
+}
+
+async function measureIdle(loadgen: LoadGenerator, options: Options): Promise<IdleRun[]> {
+  const runs: IdleRun[] = [];
+  for (let round = 0; round < options.idleRuns; round++) {
+    const order: ServerKind[] = round % 2 === 0 ? ['sockit', 'baseline'] : ['baseline', 'sockit'];
+    for (const kind of order) {
+      const server = await ServerProcess.start(kind, options);
+      try {
+        await sleep(300);
+        const memBefore = await server.gc();
+        await sleep(200);
+        const rssBeforeKiB = await server.rssKiB();
+        const open = await loadgen.idleOpen(server.port, options.idleConnections);
+        await sleep(300);
+        const memAfter = await server.gc();
+        await sleep(300);
+        const rssAfterKiB = await server.rssKiB();
+        const check = await loadgen.idleCheck();
+        await loadgen.idleClose();
+        const perConnKiB = (rssAfterKiB - rssBeforeKiB) / options.idleConnections;
+        const perConn = (key: keyof MemorySnapshot): number =>
+          (memAfter[key] - memBefore[key]) / options.idleConnections;
+        const heap = {
+          heapUsed: perConn('heapUsed'),
+          external: perConn('external'),
+          arrayBuffers: perConn('arrayBuffers'),
+        };
+        runs.push({
+          kind,
+          connections: options.idleConnections,
+          rssBeforeKiB,
+          rssAfterKiB,
+          perConnKiB,
+          heap,
+          open,
+          check,
+        });
+        log(
+          `  idle round ${round + 1}/${options.idleRuns} ${kind.padEnd(12)} ` +
+            `${open.answered}/${options.idleConnections} answered in ${open.seconds.toFixed(1)} s, ` +
+            `RSS ${(rssBeforeKiB / 1024).toFixed(1)} → ${(rssAfterKiB / 1024).toFixed(1)} MiB ` +
+            `(${perConnKiB.toFixed(2)} KiB/conn; JS heap ${(heap.heapUsed / 1024).toFixed(2)} KiB/conn, ` +
+            `external ${(heap.external / 1024).toFixed(2)} KiB/conn), alive afterwards ${check.alive}/${options.idleConnections}`,
+        );
+      } finally {
+        await server.stop();
+      }
+      await sleep(200);
+    }
+  }
+  return runs;
+}
+
+// ---------------------------------------------------------------- report
+
+interface Report {
+  rows: string[][];
+  notes: string[];
+  failures: string[];
+}
+
+const HEADER = [
+  'scenario',
+  'sockit',
+  'baseline',
+  'ratio',
+  'noise',
+  'target',
+  'ceiling',
+  'base+pkg',
+  'upper',
+];
+
+const LEGEND = [
+  'ratio: sockit/baseline medians (throughput: higher is better; latency and RSS: lower is better).',
+  'noise: half the run-to-run range, the larger of the two servers.',
+  'target: throughput ratio ≥ 1.0 within noise; RSS ratio ≤ 1.2 with every connection alive.',
+  'ceiling: the same load against a trivial pipe server (the load generator’s own limit).',
+  'base+pkg: the baseline in a process that has also loaded the sockit package (a control).',
+  'upper: sockit with the default reply mode `upper` (upper-cases every payload).',
+];
+
+function fmtMetric(metric: Metric, value: number | undefined): string {
+  if (value === undefined || Number.isNaN(value)) return '–';
+  return metric === 'MB/s' ? formatNumber(value) : formatCount(value);
+}
+
+function fmtMicros(us: number | undefined): string {
+  return us === undefined || Number.isNaN(us) ? '–' : formatNumber(us);
+}
+
+function medianOf(
+  samples: Sample[] | undefined,
+  pick: (s: Sample) => number | undefined,
+): number | undefined {
+  if (!samples || samples.length === 0) return undefined;
+  const values = samples.map(pick).filter((v): v is number => v !== undefined);
+  return values.length === 0 ? undefined : median(values);
+}
+
+function throughputRows(result: ScenarioResult, report: Report): void {
+  const { scenario, samples } = result;
+  const s = samples.sockit;
+  const b = samples.baseline;
+  if (!s || !b) return;
+  const sm = median(s.map((x) => x.value));
+  const bm = median(b.map((x) => x.value));
+  const ratio = sm / bm;
+  const noise = Math.max(spread(s.map((x) => x.value)), spread(b.map((x) => x.value)));
+  const ok = ratio >= 1 - noise;
+  if (!ok)
+    report.failures.push(
+      `${scenario.title}: sockit/baseline ${formatRatio(ratio)} (noise ${formatPercent(noise)})`,
+    );
+  const ceiling = medianOf(samples.trivial, (x) => x.value);
+  if (ceiling !== undefined && ceiling < Math.max(sm, bm) * 1.1) {
+    report.notes.push(
+      `${scenario.title}: the load generator's ceiling (${fmtMetric(scenario.metric, ceiling)}) is not clearly above both servers; this row may be limited by the load generator`,
+    );
+  }
+  const pct = (xs: Sample[], pick: (x: Sample) => number): string =>
+    `${(medianOf(xs, pick) ?? Number.NaN).toFixed(0)}%`;
+  report.notes.push(
+    `${scenario.title}: CPU use (median, % of one core): server ${pct(s, (x) => x.serverCpu)} sockit, ` +
+      `${pct(b, (x) => x.serverCpu)} baseline; load generator ${pct([...s, ...b], (x) => x.loadgenCpu)}; ` +
+      `kernel softirq ${pct([...s, ...b], (x) => x.irqCpu)}; steal ${pct([...s, ...b], (x) => x.stealCpu)}; ` +
+      `other processes ${pct([...s, ...b], (x) => x.otherCpu)}`,
+  );
+  const gcs = (xs: Sample[] | undefined): string =>
+    xs ? `${medianOf(xs, (x) => x.gcMajor) ?? 0}` : '–';
+  if ((medianOf(s, (x) => x.gcMajor) ?? 0) >= 10 || (medianOf(b, (x) => x.gcMajor) ?? 0) >= 10) {
+    report.notes.push(
+      `${scenario.title}: major GCs per run (median): sockit ${gcs(s)}, baseline ${gcs(b)}, base+pkg ${gcs(samples['baseline-loaded'])}`,
+    );
+  }
+  report.rows.push([
+    `${scenario.title} (${scenario.metric})`,
+    fmtMetric(scenario.metric, sm),
+    fmtMetric(scenario.metric, bm),
+    formatRatio(ratio),
+    formatPercent(noise),
+    ok ? (ratio >= 1 ? 'ok' : 'ok (noise)') : 'BELOW',
+    fmtMetric(scenario.metric, ceiling),
+    fmtMetric(
+      scenario.metric,
+      medianOf(samples['baseline-loaded'], (x) => x.value),
+    ),
+    fmtMetric(
+      scenario.metric,
+      medianOf(samples['sockit-upper'], (x) => x.value),
+    ),
+  ]);
+  for (const [name, pick] of [
+    ['p50 latency (µs)', (x: Sample) => (x.p50Ms === undefined ? undefined : x.p50Ms * 1000)],
+    ['p99 latency (µs)', (x: Sample) => (x.p99Ms === undefined ? undefined : x.p99Ms * 1000)],
+    ['server CPU per msg (µs)', (x: Sample) => x.cpuPerMsgUs],
+  ] as const) {
+    const sl = medianOf(s, pick);
+    const bl = medianOf(b, pick);
+    if (sl === undefined || bl === undefined) continue;
+    const values = (xs: Sample[]): number[] =>
+      xs.map(pick).filter((v): v is number => v !== undefined);
+    report.rows.push([
+      `  ${name}`,
+      fmtMicros(sl),
+      fmtMicros(bl),
+      formatRatio(sl / bl),
+      formatPercent(Math.max(spread(values(s)), spread(values(b)))),
+      'info',
+      fmtMicros(medianOf(samples.trivial, pick)),
+      fmtMicros(medianOf(samples['baseline-loaded'], pick)),
+      fmtMicros(medianOf(samples['sockit-upper'], pick)),
+    ]);
+  }
+}
+
+function idleRows(idleRuns: IdleRun[], options: Options, report: Report): void {
+  const si = idleRuns.filter((r) => r.kind === 'sockit');
+  const bi = idleRuns.filter((r) => r.kind === 'baseline');
+  if (si.length === 0 || bi.length === 0) return;
+  const sk = median(si.map((r) => r.perConnKiB));
+  const bk = median(bi.map((r) => r.perConnKiB));
+  const ratio = sk / bk;
+  const allAlive = idleRuns.every(
+    (r) => r.open.answered === r.connections && r.check.alive === r.connections,
+  );
+  if (ratio > RSS_LIMIT)
+    report.failures.push(
+      `idle RSS per connection: sockit/baseline ${formatRatio(ratio)} > ${RSS_LIMIT}`,
+    );
+  if (!allAlive)
+    report.failures.push('idle: not every connection answered, before and after the RSS reading');
+  const n = options.idleConnections.toLocaleString('en-US');
+  report.rows.push([
+    `${n} idle conns: server RSS (KiB/conn)`,
+    formatNumber(sk),
+    formatNumber(bk),
+    formatRatio(ratio),
+    formatPercent(
+      Math.max(spread(si.map((r) => r.perConnKiB)), spread(bi.map((r) => r.perConnKiB))),
+    ),
+    ratio <= RSS_LIMIT && allAlive ? 'ok' : 'FAIL',
+    '–',
+    '–',
+    '–',
+  ]);
+  const mib = (runs: IdleRun[]): string =>
+    `${formatNumber(median(runs.map((r) => (r.rssAfterKiB - r.rssBeforeKiB) / 1024)))} MiB`;
+  report.rows.push([
+    `  server RSS growth, ${n} conns`,
+    mib(si),
+    mib(bi),
+    '',
+    '',
+    'info',
+    '–',
+    '–',
+    '–',
+  ]);
+  const alive = (runs: IdleRun[]): string =>
+    runs.map((r) => `${Math.min(r.open.answered, r.check.alive)}/${r.connections}`).join(', ');
+  report.notes.push(
+    `idle connections that answered before and after the RSS reading: sockit ${alive(si)}; baseline ${alive(bi)}`,
+  );
+}
+
+function buildReport(results: ScenarioResult[], idleRuns: IdleRun[], options: Options): Report {
+  const report: Report = { rows: [], notes: [], failures: [] };
+  for (const result of results) throughputRows(result, report);
+  idleRows(idleRuns, options, report);
+  return report;
+}
+
+interface Machine {
+  date: string;
+  /** CPU use by other processes just before the run (% of all CPUs). */
+  backgroundBefore?: number;
+  /** Load averages (1, 5, 15 min) when the run ended. */
+  loadAfter?: string;
+  /** Median CPU use of other processes during the measured runs (% of one core). */
+  otherDuring?: number;
+  /** Median hypervisor steal during the measured runs (% of one core). */
+  stealDuring?: number;
+  cpus: number;
+  model: string;
+  memory: string;
+  node: string;
+  kernel: string;
+}
+
+/** /proc/stat counts in USER_HZ ticks, 100 per second on Linux. */
+const JIFFY_MS = 10;
+
+interface CpuTimes {
+  /** Ticks in processes' user and system time, all CPUs. */
+  tasks: number;
+  /** Ticks in interrupt and softirq handling (loopback TCP is mostly softirq). */
+  irq: number;
+  /** Ticks the hypervisor gave to someone else. */
+  steal: number;
+  busy: number;
+  total: number;
+}
+
+/** All CPUs' time by kind (ticks), from /proc/stat; zeros elsewhere. */
+async function cpuTimes(): Promise<CpuTimes> {
+  let stat: string;
+  try {
+    stat = await readFile('/proc/stat', 'utf8');
+  } catch {
+    return { tasks: 0, irq: 0, steal: 0, busy: 0, total: 0 };
+  }
+  // user nice system idle iowait irq softirq steal (guest time is already in user).
+  const f = (stat.split('\n')[0] ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
+  const at = (i: number): number => f[i] ?? 0;
+  const tasks = at(0) + at(1) + at(2);
+  const irq = at(5) + at(6);
+  const steal = at(7);
+  const busy = tasks + irq + steal;
+  return { tasks, irq, steal, busy, total: busy + at(3) + at(4) };
+}
+
+/** How busy the machine is without us (% of all CPUs), over `ms`. */
+async function backgroundLoad(ms: number): Promise<number> {
+  const a = await cpuTimes();
+  await sleep(ms);
+  const b = await cpuTimes();
+  return b.total > a.total ? ((b.busy - a.busy) / (b.total - a.total)) * 100 : Number.NaN;
+}
+
+async function loadAverage(): Promise<string> {
+  try {
+    return (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
+  } catch {
+    return 'n/a';
+  }
+}
+
+function machine(): Machine {
+  return {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    cpus: availableParallelism(),
+    model: cpus()[0]?.model ?? 'unknown',
+    memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
+    node: process.version,
+    kernel: `Linux ${release()}`,
+  };
+}
+
+/** How busy the machine was, in one line. */
+function machineLine(m: Machine): string {
+  const pct = (v: number | undefined): string => `${formatNumber(v ?? Number.NaN, 2)}%`;
+  return (
+    `other processes used ${pct(m.backgroundBefore)} of the CPUs just before the run and a median ` +
+    `${pct(m.otherDuring)} of one core during its runs; hypervisor steal, median ${pct(m.stealDuring)} ` +
+    `of one core; load average ${m.loadAfter ?? 'n/a'} at the end`
+  );
+}
+
+function resultsMarkdown(report: Report, m: Machine, options: Options): string {
+  const runs = options.quick ? 'quick run (`--quick`)' : `${options.runs} runs per server`;
+  return [
+    DOC_BEGIN,
+    '',
+    `Measured ${m.date} on ${m.cpus} CPUs (${m.model}), ${m.memory} RAM, ${m.kernel}, Node ${m.node}; ${runs}, ` +
+      `${options.durationMs} ms measured after ${options.warmupMs} ms of warm-up each; ${machineLine(m)}.`,
+    '',
+    // Markdown drops leading spaces: sub-rows get an arrow instead.
+    markdownTable(
+      HEADER,
+      report.rows.map((row) =>
+        row.map((cell, i) => (i === 0 ? cell.replace(/^ {2}/, '↳ ') : cell)),
+      ),
+    ),
+    '',
+    ...LEGEND.map((line) => `- ${line}`),
+    '',
+    ...report.notes.map((note) => `- ${note}`),
+    ...(report.failures.length > 0
+      ? ['', '**Below target:**', '', ...report.failures.map((f) => `- ${f}`)]
+      : []),
+    '',
+    DOC_END,
+  ].join('\n');
+}
+
+async function updateDocs(block: string): Promise<void> {
+  let doc: string;
+  try {
+    doc = await readFile(DOC, 'utf8');
+  } catch {
+    throw new Error(`${DOC} is missing: it holds the method notes around the results block`);
+  }
+  const begin = doc.indexOf(DOC_BEGIN);
+  const end = doc.indexOf(DOC_END);
+  if (begin < 0 || end < begin) throw new Error(`${DOC} has no ${DOC_BEGIN} … ${DOC_END} block`);
+  let next = doc.slice(0, begin) + block + doc.slice(end + DOC_END.length);
+  const prettier = await import('prettier');
+  const config = (await prettier.resolveConfig(DOC)) ?? {};
+  next = await prettier.format(next, { ...config, filepath: DOC });
+  await writeFile(DOC, next);
+  log(`updated ${DOC}`);
+}
+
+// ---------------------------------------------------------------- main
+
+/** What one bench run produced: measured now, or read back with --from. */
+interface Saved {
+  machine: Machine;
+  options: Options;
+  results: ScenarioResult[];
+  idle: IdleRun[];
+  repeated: number;
+}
+
+async function measureAll(options: Options): Promise<Saved> {
+  const m = machine();
+  log(`sockit echo bench: ${m.cpus} CPUs, Node ${m.node}, ${options.quick ? 'quick' : 'full'} run`);
+  await compileChildren();
+  m.backgroundBefore = await backgroundLoad(1_000);
+  if (m.backgroundBefore > 10) {
+    log(
+      `warning: other processes use ${m.backgroundBefore.toFixed(0)}% of the CPUs: expect noisy numbers`,
+    );
+  }
+  const loadgen = new LoadGenerator();
+  const results: ScenarioResult[] = [];
+  let idle: IdleRun[] = [];
+  try {
+    for (const scenario of SCENARIOS) {
+      if (options.only && !options.only.has(scenario.id)) continue;
+      log(scenario.title);
+      results.push(await measureScenario(scenario, loadgen, options));
+    }
+    if (!options.only || options.only.has('idle')) {
+      log(`${options.idleConnections} idle connections`);
+      idle = await measureIdle(loadgen, options);
+    }
+  } finally {
+    await loadgen.exit();
+  }
+  m.loadAfter = await loadAverage();
+  const all = results.flatMap((r) => Object.values(r.samples).flat());
+  if (all.length > 0) {
+    m.otherDuring = median(all.map((x) => x.otherCpu));
+    m.stealDuring = median(all.map((x) => x.stealCpu));
+  }
+  return { machine: m, options, results, idle, repeated };
+}
+
+async function save(saved: Saved): Promise<void> {
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const file = `${RESULTS_DIR}/echo-${saved.machine.date.replace(/[:]/g, '-')}.json`;
+  const json = {
+    ...saved,
+    options: { ...saved.options, only: saved.options.only && [...saved.options.only] },
+    results: saved.results.map((r) => ({ id: r.scenario.id, samples: r.samples })),
+  };
+  await writeFile(file, `${JSON.stringify(json, null, 2)}\n`);
+  log(`raw results: ${file}`);
+}
+
+/** Reads a saved run back (--from), to print or publish it again without measuring. */
+async function load(file: string): Promise<Saved> {
+  const json = JSON.parse(await readFile(file, 'utf8')) as Omit<Saved, 'results' | 'options'> & {
+    options: Omit<Options, 'only'> & { only?: string[] };
+    results: { id: string; samples: ScenarioResult['samples'] }[];
+  };
+  const results = json.results.map((r): ScenarioResult => {
+    const scenario = SCENARIOS.find((x) => x.id === r.id);
+    if (!scenario) throw new Error(`${file}: unknown scenario ${r.id}`);
+    return { scenario, samples: r.samples };
+  });
+  const only = json.options.only ? new Set(json.options.only) : undefined;
+  return { ...json, options: { ...json.options, only }, results };
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  const started = performance.now();
+  const saved = options.from === undefined ? await measureAll(options) : await load(options.from);
+  const m = saved.machine;
+  const report = buildReport(saved.results, saved.idle, saved.options);
+  if (saved.repeated > 0) {
+    report.notes.push(
+      `${saved.repeated} run(s) were repeated because other processes or the hypervisor took over ${DISTURBED_PCT}% of a core`,
+    );
+  }
+  console.log('');
+  console.log(textTable(HEADER, report.rows));
+  console.log('');
+  for (const line of LEGEND) console.log(line);
+  for (const note of report.notes) console.log(`note: ${note}`);
+  for (const failure of report.failures) console.log(`BELOW TARGET: ${failure}`);
+  console.log(`(${machineLine(m)})`);
+  if (options.from === undefined) {
+    log(`${((performance.now() - started) / 1000).toFixed(0)} s`);
+    await save(saved);
+  }
+  if (options.updateDocs) await updateDocs(resultsMarkdown(report, m, saved.options));
+}
+
+const stopChildren = (): void => {
+  for (const c of children) c.kill('SIGKILL');
+};
+process.on('SIGINT', () => {
+  stopChildren();
+  process.exit(130);
+});
+
+try {
+  await main();
+} catch (err) {
+  stopChildren();
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+}
