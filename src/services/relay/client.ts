@@ -1,11 +1,10 @@
 import type { SockitError } from '../../errors.js';
-import { DEFAULT_MAX_FRAME } from '../../limits.js';
 import type { Address } from '../../transport/address.js';
 import { connect } from '../../transport/tcp-client.js';
 import { UdpEndpoint } from '../../transport/udp-endpoint.js';
 import { DatagramRelay } from './datagram.js';
-import { checkRelayOptions, type RelayEvent, type RelayIo, type RelayOptions } from './messages.js';
-import { InputPump, OutputGate, eventReporter } from './stdio.js';
+import { checkRelayOptions, type RelayIo, type RelayOptions } from './messages.js';
+import { runRelay, type Outcome, type RelayParts, type RelaySession } from './session.js';
 import { StreamRelay, relayLimits } from './stream.js';
 
 export interface RelayConnectOptions extends RelayOptions {
@@ -13,29 +12,6 @@ export interface RelayConnectOptions extends RelayOptions {
   connectTimeoutMs?: number;
   /** Read at most this many bytes per read, like `recv(n)` (streams only). @default 64 KiB */
   readSize?: number;
-}
-
-/** A running relay. */
-export interface RelaySession {
-  /** Resolves when the relay is over; rejects with the SockitError that ended it. */
-  readonly done: Promise<void>;
-  /** Stops at once (a signal); `done` then resolves. */
-  close(): Promise<void>;
-}
-
-/** Settles once: the first outcome wins. */
-export function outcome(): {
-  promise: Promise<void>;
-  ok: () => void;
-  fail: (error: SockitError) => void;
-} {
-  let ok!: () => void;
-  let fail!: (error: SockitError) => void;
-  const promise = new Promise<void>((resolve, reject) => {
-    ok = resolve;
-    fail = reject;
-  });
-  return { promise, ok, fail };
 }
 
 /**
@@ -49,52 +25,18 @@ export async function relayConnect(
   io: RelayIo,
 ): Promise<RelaySession> {
   checkRelayOptions(options);
-  const end = outcome();
-  // Until the relay runs, a failure just ends the session.
-  let stop = (error?: SockitError): void => {
-    if (error) end.fail(error);
-    else end.ok();
-  };
-  const output = new OutputGate(io.output, (error) => {
-    stop(error);
-  });
-  const emit = eventReporter(io.onEvent, output, options.json ?? false);
-  const input = options.recvOnly
-    ? undefined
-    : new InputPump(io.input, {
-        frames: options.frames,
-        maxFrame: options.maxFrame ?? DEFAULT_MAX_FRAME,
-        onError: (error) => {
-          stop(error);
-        },
-      });
-  const cleanUp = (): void => {
-    input?.stop();
-    output.close();
-  };
-  try {
-    stop = await start(address, options, { output, input, emit }, end);
-  } catch (err) {
-    cleanUp();
-    throw err;
-  }
-  const done = end.promise.finally(cleanUp);
-  done.catch(() => undefined); // the caller awaits it; never an unhandled rejection meanwhile
-  return {
-    done,
-    close: async () => {
-      stop();
-      await done.catch(() => undefined);
-    },
-  };
+  return runRelay(options, io, async (parts, end) => ({
+    stop: await start(address, options, parts, end),
+    extra: {},
+  }));
 }
 
 /** Opens the socket and starts relaying; returns how to stop it. */
 async function start(
   address: Address,
   options: RelayConnectOptions,
-  parts: { output: OutputGate; input: InputPump | undefined; emit: (event: RelayEvent) => void },
-  end: ReturnType<typeof outcome>,
+  parts: RelayParts,
+  end: Outcome,
 ): Promise<(error?: SockitError) => void> {
   const { output, input, emit } = parts;
   if (options.udp) {

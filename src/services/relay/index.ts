@@ -1,5 +1,6 @@
 export { relayConnect } from './client.js';
-export type { RelayConnectOptions, RelaySession } from './client.js';
+export type { RelayConnectOptions } from './client.js';
+export type { RelaySession } from './session.js';
 export { relayListen } from './server.js';
 export type { RelayListenOptions, RelayListener } from './server.js';
 export { ReadInspector, describeRead } from './inspector.js';

@@ -1,20 +1,17 @@
 import { UsageError, type SockitError } from '../../errors.js';
-import { DEFAULT_MAX_FRAME } from '../../limits.js';
 import { encodeTextNotice } from '../../protocol/text-notice.js';
 import { AccessList } from '../../transport/access-list.js';
 import { formatAddress, formatPeer, type Address } from '../../transport/address.js';
 import { TcpServer } from '../../transport/tcp-server.js';
 import { UdpEndpoint } from '../../transport/udp-endpoint.js';
-import { outcome, type RelaySession } from './client.js';
+import { runRelay, type Outcome, type RelayParts, type RelaySession } from './session.js';
 import { DatagramRelay } from './datagram.js';
 import {
   DEFAULT_MAX_CONNS,
   checkRelayOptions,
-  type RelayEvent,
   type RelayIo,
   type RelayOptions,
 } from './messages.js';
-import { InputPump, OutputGate, eventReporter } from './stdio.js';
 import { StreamRelay, relayLimits } from './stream.js';
 
 export interface RelayListenOptions extends RelayOptions {
@@ -33,10 +30,7 @@ export interface RelayListener extends RelaySession {
   readonly address: Address;
 }
 
-interface Parts {
-  output: OutputGate;
-  input: InputPump | undefined;
-  emit: (event: RelayEvent) => void;
+interface Parts extends RelayParts {
   access: AccessList | undefined;
 }
 
@@ -64,56 +58,21 @@ export async function relayListen(
       '--allow and --deny filter IP addresses; a Unix socket is guarded by its file mode (0600)',
     );
   }
-  const end = outcome();
-  let stop = (error?: SockitError): void => {
-    if (error) end.fail(error);
-    else end.ok();
-  };
-  const output = new OutputGate(io.output, (error) => {
-    stop(error);
-  });
-  const emit = eventReporter(io.onEvent, output, options.json ?? false);
-  const input = options.recvOnly
-    ? undefined
-    : new InputPump(io.input, {
-        frames: options.frames,
-        maxFrame: options.maxFrame ?? DEFAULT_MAX_FRAME,
-        onError: (error) => {
-          stop(error);
-        },
-      });
-  const cleanUp = (): void => {
-    input?.stop();
-    output.close();
-  };
-  const parts: Parts = { output, input, emit, access: rules.empty ? undefined : rules };
-  let started: Started;
-  try {
-    started = options.udp
+  const access = rules.empty ? undefined : rules;
+  return runRelay(options, io, async (stdio, end) => {
+    const parts: Parts = { ...stdio, access };
+    const started = options.udp
       ? await listenUdp(address, options, parts, end)
       : await listenStream(address, options, parts, end);
-  } catch (err) {
-    cleanUp();
-    throw err;
-  }
-  stop = started.stop;
-  const done = end.promise.finally(cleanUp);
-  done.catch(() => undefined); // the caller awaits it
-  return {
-    address: started.address,
-    done,
-    close: async () => {
-      stop();
-      await done.catch(() => undefined);
-    },
-  };
+    return { stop: started.stop, extra: { address: started.address } };
+  });
 }
 
 async function listenStream(
   address: Address,
   options: RelayListenOptions,
   parts: Parts,
-  end: ReturnType<typeof outcome>,
+  end: Outcome,
 ): Promise<Started> {
   const { output, input, emit, access } = parts;
   const keepOpen = options.keepOpen ?? false;
@@ -171,7 +130,7 @@ async function listenUdp(
   address: Address,
   options: RelayListenOptions,
   parts: Parts,
-  end: ReturnType<typeof outcome>,
+  end: Outcome,
 ): Promise<Started> {
   const { output, input, emit, access } = parts;
   const endpoint = await UdpEndpoint.bind(address);
