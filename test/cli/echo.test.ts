@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { tempDir } from '../helpers/echo.js';
-import { rawConnect } from '../helpers/net.js';
+import { muteServer, rawConnect } from '../helpers/net.js';
 import { runCli, startServe, type RunResult } from '../helpers/proc.js';
 
 const T = { timeout: 20_000 };
@@ -30,25 +30,6 @@ async function closedPort(): Promise<number> {
   const address = probe.address();
   assert.ok(address !== null && typeof address === 'object');
   await new Promise((resolve) => probe.close(resolve));
-  return address.port;
-}
-
-/** A TCP server that accepts and reads but never answers. */
-async function muteServer(t: TestContext): Promise<number> {
-  const sockets: Socket[] = [];
-  const server = createServer((socket) => {
-    sockets.push(socket);
-    socket.on('error', () => undefined);
-    socket.resume();
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.after(() => {
-    server.close();
-    for (const s of sockets) s.destroy();
-  });
-  const address = server.address();
-  assert.ok(address !== null && typeof address === 'object');
   return address.port;
 }
 

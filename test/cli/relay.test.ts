@@ -7,6 +7,7 @@ import { tempDir } from '../helpers/echo.js';
 import { runCli, type RunResult } from '../helpers/proc.js';
 import { freePort, startListen, watch, watchCli } from '../helpers/relay.js';
 import { requireTool } from '../helpers/tools.js';
+import { jsonLines } from '../helpers/net.js';
 
 const T = { timeout: 20_000 };
 
@@ -165,10 +166,7 @@ describe('sockit connect / listen: --frames, --show-reads, --hex, --json', () =>
       input: '',
     });
     assertOk(client, 'connect');
-    const lines = client.stdout
-      .trimEnd()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = jsonLines(client.stdout);
     assert.deepEqual(
       lines.map((l) => [l.type, l.text]),
       [

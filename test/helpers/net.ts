@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, createServer, type Socket } from 'node:net';
+import type { TestContext } from 'node:test';
 import type { Address } from '../../src/index.js';
 
 export const LOOPBACK: Address = { kind: 'inet', host: '127.0.0.1', port: 0 };
@@ -64,4 +65,31 @@ export function closed(socket: Socket): Promise<void> {
     if (socket.closed) resolve();
     else socket.once('close', () => resolve());
   });
+}
+
+/** A TCP server on 127.0.0.1 that accepts and reads but never answers; closed in teardown. Returns its port. */
+export async function muteServer(t: TestContext): Promise<number> {
+  const sockets: Socket[] = [];
+  const server = createServer((socket) => {
+    sockets.push(socket);
+    socket.on('error', () => undefined);
+    socket.resume();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    server.close();
+    for (const s of sockets) s.destroy();
+  });
+  const address = server.address();
+  if (address === null || typeof address !== 'object') throw new Error('mute server has no port');
+  return address.port;
+}
+
+/** Parses JSON-lines output (`--json`, logs) into records. */
+export function jsonLines(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }

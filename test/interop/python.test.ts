@@ -2,20 +2,13 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { startEcho } from '../helpers/echo.js';
-import { portOf } from '../helpers/net.js';
+import { jsonLines, portOf } from '../helpers/net.js';
 import { run } from '../helpers/proc.js';
 import { requireTool } from '../helpers/tools.js';
 
 const T = { timeout: 20_000 };
 const FRAMED = fileURLToPath(new URL('peers/framed_client.py', import.meta.url));
 const UDP = fileURLToPath(new URL('peers/udp_client.py', import.meta.url));
-
-function jsonLines(text: string): Record<string, unknown>[] {
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
 
 const MESSAGES = ['hello', 'Grüße, world', 'x'];
 

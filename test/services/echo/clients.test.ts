@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { createServer, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { EchoClient, EchoUdpClient, SockitError, type Address } from '../../../src/index.js';
 import { startEcho } from '../../helpers/echo.js';
+import { muteServer } from '../../helpers/net.js';
 
 const T = { timeout: 20_000 };
 
@@ -95,23 +96,9 @@ test(
 );
 
 test('EchoClient: no reply within timeoutMs is a TIMEOUT error', T, async (t) => {
-  // A server that reads and never answers.
-  const accepted: Socket[] = [];
-  const mute = createServer((socket) => {
-    accepted.push(socket);
-    socket.resume();
-    socket.on('error', () => undefined);
-  });
-  mute.listen(0, '127.0.0.1');
-  await once(mute, 'listening');
-  t.after(() => {
-    mute.close();
-    for (const s of accepted) s.destroy();
-  });
-  const addr = mute.address();
-  assert.ok(addr !== null && typeof addr === 'object');
+  const port = await muteServer(t); // reads and never answers
   const client = await EchoClient.connect(
-    { kind: 'inet', host: '127.0.0.1', port: addr.port },
+    { kind: 'inet', host: '127.0.0.1', port },
     { timeoutMs: 300 },
   );
   t.after(() => {

@@ -9,7 +9,7 @@ import {
   type RelayListenOptions,
 } from '../../../src/index.js';
 import { tempDir } from '../../helpers/echo.js';
-import { LOOPBACK, rawConnect, readAll } from '../../helpers/net.js';
+import { LOOPBACK, rawConnect, readAll, jsonLines } from '../../helpers/net.js';
 import { MemoryIo } from '../../helpers/relay.js';
 
 const T = { timeout: 20_000 };
@@ -146,11 +146,7 @@ describe('relayListen --keep-open', () => {
     client.end('hi');
     await io.waitForEvent('close');
     await close();
-    const lines = io.output
-      .text()
-      .trimEnd()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = jsonLines(io.output.text());
     assert.deepEqual(
       lines.map((l) => l.type),
       ['listening', 'connect', 'data', 'close'],

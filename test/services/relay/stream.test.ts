@@ -12,7 +12,7 @@ import {
   type SockitError,
 } from '../../../src/index.js';
 import { tempDir } from '../../helpers/echo.js';
-import { frame, readAll } from '../../helpers/net.js';
+import { frame, readAll, jsonLines } from '../../helpers/net.js';
 import { Capture, MemoryIo, peerServer } from '../../helpers/relay.js';
 
 const T = { timeout: 20_000 };
@@ -262,11 +262,7 @@ describe('relayConnect --frames', () => {
     const session = await relayConnect(address, { frames: 'u32be', json: true }, io);
     io.input.end();
     await session.done;
-    const lines = io.output
-      .text()
-      .trimEnd()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = jsonLines(io.output.text());
     assert.deepEqual(
       lines.map((l) => l.type),
       ['connect', 'frame', 'frame', 'close'],
