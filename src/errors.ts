@@ -37,6 +37,40 @@ export const ERROR_CODES = [
   // The caller asked for something impossible.
   'BAD_ADDRESS',
   'BAD_OPTION',
+  // Authentication (exec, files): docs/SECURITY.md.
+  'AUTH_FAILED',
+  'TOKEN_MISSING',
+  'TOKEN_INSECURE',
+  // A request a service understood and refused.
+  'BAD_REQUEST',
+  'NOT_ALLOWED',
+  // exec.
+  'COMMAND_NOT_FOUND',
+  'SPAWN_FAILED',
+  'COMMAND_TIMEOUT',
+  'OUTPUT_LIMIT',
+  // files.
+  'BAD_NAME',
+  'EXISTS',
+  'NOT_FOUND',
+  'TOO_LARGE',
+  'QUOTA_EXCEEDED',
+  'NO_SPACE',
+  'HASH_MISMATCH',
+  'BAD_OFFSET',
+  'IO_ERROR',
+  // chat and messenger.
+  'NICK_TAKEN',
+  'BAD_NICK',
+  'BAD_ROOM',
+  'NO_SUCH_NICK',
+  'NOT_IN_ROOM',
+  'MESSAGE_TOO_LONG',
+  'PING_TIMEOUT',
+  'UNKNOWN_CONTACT',
+  'UNDELIVERED',
+  // A peer answered with a code this version does not know (kept in the message).
+  'REMOTE_ERROR',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -73,6 +107,22 @@ export class NetworkError extends SockitError {
 /** Something the local caller asked for cannot be done (bad address, bad option). */
 export class UsageError extends SockitError {
   override name = 'UsageError';
+}
+
+/** A service refused a request, or the server answered with an error envelope. */
+export class ServiceError extends SockitError {
+  override name = 'ServiceError';
+}
+
+/**
+ * The error a peer reported in `{"type":"error","code","message"}`. A code
+ * this version does not know becomes REMOTE_ERROR, keeping the code in the text.
+ */
+export function fromErrorEnvelope(header: Readonly<Record<string, unknown>>): ServiceError {
+  const message = typeof header.message === 'string' ? header.message : 'no message';
+  if (isErrorCode(header.code)) return new ServiceError(header.code, message);
+  const code = typeof header.code === 'string' ? header.code.slice(0, 64) : 'unknown';
+  return new ServiceError('REMOTE_ERROR', `${code}: ${message}`);
 }
 
 const ERRNO_TO_CODE: Readonly<Record<string, ErrorCode>> = {

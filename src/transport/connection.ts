@@ -223,6 +223,14 @@ export class Connection {
     this.closeListeners.push(listener);
   }
 
+  /**
+   * Turns the idle timeout off (0) or back on, e.g. while a remote command
+   * runs silently for longer than a connection may normally idle.
+   */
+  setIdleTimeout(ms: number): void {
+    if (!this.isClosed) this.socket.setTimeout(ms);
+  }
+
   /** Stops reading from the peer (the kernel then pushes back on it). */
   pause(): void {
     this.pausedByUser = true;

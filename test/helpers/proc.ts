@@ -4,8 +4,12 @@ import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 
-/** The built CLI (`npm test` builds dist/ first). */
-export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+/**
+ * The built CLI (`npm test` builds dist/ first). SOCKIT_CLI points elsewhere,
+ * e.g. at a build in `.build-NAME/` made while someone else edits the tree.
+ */
+export const CLI =
+  process.env.SOCKIT_CLI ?? fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
 export interface RunResult {
   code: number | null;

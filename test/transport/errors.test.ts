@@ -41,3 +41,12 @@ describe('OS errors become one-line typed errors that keep their cause', () => {
     assert.ok(!isErrorCode('busy'));
   });
 });
+
+describe('docs/ERRORS.md', () => {
+  it('documents every error code', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const docs = await readFile(new URL('../../docs/ERRORS.md', import.meta.url), 'utf8');
+    const missing = ERROR_CODES.filter((code) => !docs.includes(`\`${code}\``));
+    assert.deepEqual(missing, []);
+  });
+});
