@@ -7,7 +7,9 @@ export {
   NetworkError,
   ProtocolError,
   SockitError,
+  ServiceError,
   UsageError,
+  fromErrorEnvelope,
   isErrorCode,
 } from './errors.js';
 export type { ErrorCode } from './errors.js';
@@ -81,6 +83,8 @@ export { RateLimiter } from './transport/rate-limiter.js';
 export type { RateLimitOptions } from './transport/rate-limiter.js';
 export { connect } from './transport/tcp-client.js';
 export type { ConnectOptions } from './transport/tcp-client.js';
+export { EnvelopeChannel } from './transport/envelope-channel.js';
+export type { ChannelHandlers, EnvelopeChannelOptions } from './transport/envelope-channel.js';
 export { TcpServer } from './transport/tcp-server.js';
 export type { TcpServerOptions } from './transport/tcp-server.js';
 export { UdpClient } from './transport/udp-client.js';
@@ -94,6 +98,24 @@ export type {
   UdpServerOptions,
   UdpServerStats,
 } from './transport/udp-server.js';
+
+// Authentication shared by exec and files
+export {
+  AuthFailures,
+  DEFAULT_AUTH_TIMEOUT_MS,
+  PROTOCOL_VERSION,
+  clientHandshake,
+  computeMac,
+  startAuthenticated,
+} from './services/common/handshake.js';
+export type {
+  AuthFailureOptions,
+  ClientAuthOptions,
+  ServerAuthOptions,
+} from './services/common/handshake.js';
+export { ensureToken, findToken, requireToken } from './services/common/token.js';
+export type { LoadedToken, TokenSource } from './services/common/token.js';
+export { configDir, dataDir, defaultFilesRoot, defaultTokenPath } from './services/common/paths.js';
 
 // Services
 export {
@@ -172,3 +194,22 @@ export type {
   RelayOptions,
   RelaySession,
 } from './services/relay/index.js';
+export {
+  EXEC_PORT,
+  EXIT_CANNOT_EXECUTE,
+  EXIT_NOT_FOUND,
+  EXIT_SOCKIT_FAILURE,
+  ExecClient,
+  ExecServer,
+  FORWARDED_SIGNALS,
+  exitCodeOf,
+} from './services/exec/index.js';
+export type {
+  ExecClientOptions,
+  ExecServerOptions,
+  ExitEvent,
+  ForwardedSignal,
+  KillReason,
+  RunIo,
+  RunOptions,
+} from './services/exec/index.js';

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { connectCommand } from './commands/connect.js';
 import { echoCommand } from './commands/echo.js';
+import { execCommand } from './commands/exec.js';
 import { listenCommand } from './commands/listen.js';
 import { serveCommand } from './commands/serve.js';
 import { timeCommand } from './commands/time.js';
@@ -29,6 +30,7 @@ function program(): Command {
     serveCommand(),
     echoCommand(),
     timeCommand(),
+    execCommand(),
     connectCommand(),
     listenCommand(),
   ]) {

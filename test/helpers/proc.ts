@@ -62,7 +62,7 @@ export function run(
 export function runCli(
   t: TestContext,
   args: readonly string[],
-  options: { input?: string | Buffer } = {},
+  options: { input?: string | Buffer; env?: NodeJS.ProcessEnv } = {},
 ): Promise<RunResult> {
   return run(t, process.execPath, [CLI, ...args], options);
 }
@@ -135,8 +135,15 @@ export class LogProcess {
 }
 
 /** Starts `node dist/cli/main.js ARGS` in the background; SIGKILLed in teardown if still running. */
-export function startCli(t: TestContext, args: readonly string[]): LogProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: 'pipe' });
+export function startCli(
+  t: TestContext,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv } = {},
+): LogProcess {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    stdio: 'pipe',
+    env: options.env ?? process.env,
+  });
   const proc = new LogProcess(child);
   t.after(() => {
     proc.kill('SIGKILL');
@@ -159,8 +166,9 @@ export function readyAddresses(ready: Record<string, unknown>): { tcp?: string; 
 export async function startServe(
   t: TestContext,
   args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv } = {},
 ): Promise<{ proc: LogProcess; tcp: string; udp: string | undefined }> {
-  const proc = startCli(t, ['serve', ...args]);
+  const proc = startCli(t, ['serve', ...args], options);
   const ready = await proc.waitFor((r) => r.event === 'ready', 'the ready line');
   const { tcp, udp } = readyAddresses(ready);
   if (tcp === undefined) throw new Error(`no tcp address in ${JSON.stringify(ready)}`);

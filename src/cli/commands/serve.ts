@@ -1,7 +1,9 @@
 import { Command, Option } from 'commander';
 import {
   ECHO_PORT,
+  EXEC_PORT,
   EchoServer,
+  ExecServer,
   RFC868_PORT,
   SNTP_PORT,
   TimeServer,
@@ -9,6 +11,7 @@ import {
   REPLY_MODES,
   UsageError,
   createLogger,
+  ensureToken,
   parseAddress,
   type Address,
   type FramingMode,
@@ -31,6 +34,12 @@ interface ServeOptions {
   udp: boolean;
   sntpPort?: number;
   logLevel: string;
+  tokenFile?: string;
+  allowShell: boolean;
+  allow?: string[];
+  maxCommands?: number;
+  commandTimeout?: number;
+  maxOutput?: number;
 }
 
 interface RunningService {
@@ -83,6 +92,25 @@ const SERVICES: Readonly<Record<string, ServiceEntry>> = {
       return server;
     },
   },
+  exec: {
+    defaultPort: EXEC_PORT,
+    start: async (base, options, logger) => {
+      const server = new ExecServer({
+        token: await serverToken(options, logger),
+        allowShell: options.allowShell,
+        ...(options.allow !== undefined ? { allow: options.allow } : {}),
+        ...(options.maxCommands !== undefined ? { maxCommands: options.maxCommands } : {}),
+        ...(options.commandTimeout !== undefined
+          ? { commandTimeoutMs: options.commandTimeout }
+          : {}),
+        ...(options.maxOutput !== undefined ? { maxOutput: options.maxOutput } : {}),
+        tcp: tcpLimits(options),
+        logger,
+      });
+      await server.listen(base);
+      return server;
+    },
+  },
   time: {
     defaultPort: RFC868_PORT,
     start: async (base, options, logger) => {
@@ -111,6 +139,18 @@ const SERVICES: Readonly<Record<string, ServiceEntry>> = {
     },
   },
 };
+
+/**
+ * The token of exec and files: --token-file, SOCKIT_TOKEN, or the file in the
+ * config directory, created on first use. Logged by where it is, never by value.
+ */
+async function serverToken(options: ServeOptions, logger: Logger): Promise<string> {
+  const found = await ensureToken(
+    options.tokenFile !== undefined ? { file: options.tokenFile } : {},
+  );
+  logger.info({ event: 'token', origin: found.origin, created: found.created });
+  return found.token;
+}
 
 const SERVICE_NAMES = Object.keys(SERVICES);
 
@@ -231,6 +271,35 @@ export function serveCommand(): Command {
       '--sntp-port <port>',
       'time: the SNTP port (default: the base port + 86, i.e. 7123)',
       integerIn(0, 65535),
+    )
+    .option(
+      '--token-file <file>',
+      'exec, files: the shared token (default: SOCKIT_TOKEN, else the token file in the config directory, created on first use)',
+    )
+    .option('--allow-shell', 'exec: accept "shell" requests (run by /bin/sh -c)', false)
+    .option(
+      '--allow <commands>',
+      'exec: the only commands argv[0] may name, comma-separated (names are looked up on PATH at start)',
+      (value: string) =>
+        value
+          .split(',')
+          .map((c) => c.trim())
+          .filter((c) => c !== ''),
+    )
+    .option(
+      '--max-commands <n>',
+      'exec: commands running at once; the next gets BUSY (default 16)',
+      integerIn(1, 10_000),
+    )
+    .option(
+      '--command-timeout <duration>',
+      'exec: a command is killed (with its process group) after this; also the most a request may ask (default 10m)',
+      parseDuration,
+    )
+    .option(
+      '--max-output <bytes>',
+      'exec: stdout + stderr per command before it is killed (default: no cap)',
+      parseBytes,
     )
     .addOption(
       new Option('--log-level <level>', 'log level')

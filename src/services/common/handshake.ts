@@ -156,7 +156,10 @@ export function startAuthenticated(
   const nonce = randomBytes(NONCE_BYTES).toString('hex');
   const maxHeader = channel.maxHeader;
   const timeoutMs = options.timeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS;
+  let settled = false;
   const refuse = (reason: string): void => {
+    if (settled) return; // one failure per connection, however it then closes
+    settled = true;
     clearTimeout(timer);
     failures.record(host);
     log.warn({ event: 'auth_failed', conn: conn.id, remote: conn.remote, reason });
@@ -179,6 +182,7 @@ export function startAuthenticated(
         refuse('wrong answer');
         return;
       }
+      settled = true;
       clearTimeout(timer);
       channel.maxHeader = maxHeader;
       log.info({ event: 'auth_ok', conn: conn.id, remote: conn.remote });
