@@ -9,16 +9,16 @@
  *
  *   npm run bench:exec [-- --quick]
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, rm, truncate, writeFile, chmod } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Writable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { ExecClient, parseAddress, type Address } from '../dist/index.js';
+import { ExecClient, parseAddress, type Address } from '../src/index.js';
 import { formatNumber, formatRatio, median, textTable } from './stats.js';
 
 const quick = process.argv.includes('--quick');
@@ -30,19 +30,21 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WORK = join(ROOT, '.bench-results', 'exec');
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 
-async function startServer(tokenFile: string): Promise<{ child: ChildProcess; address: Address }> {
+async function startServer(
+  tokenFile: string,
+): Promise<{ child: ChildProcessByStdio<null, Readable, null>; address: Address }> {
   const child = spawn(
     process.execPath,
     [CLI, 'serve', 'exec', '--port', '0', '--token-file', tokenFile, '--max-commands', '64'],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const lines = createInterface({ input: child.stdout });
   for await (const line of lines) {
     const record = JSON.parse(line) as { event?: string; services?: { addresses: string[] }[] };
     if (record.event === 'ready') {
       const tcp = record.services?.[0]?.addresses[0]?.replace(/^tcp /, '') ?? '';
       // Keep draining the log so the server never blocks on a full pipe.
-      child.stdout?.resume();
+      child.stdout.resume();
       return { child, address: parseAddress(tcp, { port: 0 }) };
     }
   }

@@ -69,6 +69,14 @@ export const ERROR_CODES = [
   'PING_TIMEOUT',
   'UNKNOWN_CONTACT',
   'UNDELIVERED',
+  // TLS (docs/SECURITY.md).
+  'TLS_ERROR',
+  'NOT_TLS',
+  'CERT_UNTRUSTED',
+  'CERT_INVALID',
+  'FINGERPRINT_MISMATCH',
+  'FINGERPRINT_CHANGED',
+  'TLS_REQUIRED',
   // A peer answered with a code this version does not know (kept in the message).
   'REMOTE_ERROR',
 ] as const;

@@ -68,7 +68,7 @@ export { LineDecoder } from './protocol/line-decoder.js';
 export { encodeTextNotice, parseTextNotice } from './protocol/text-notice.js';
 
 // Transports
-export { formatAddress, normalizeHost, parseAddress } from './transport/address.js';
+export { formatAddress, isLoopbackHost, normalizeHost, parseAddress } from './transport/address.js';
 export type { Address } from './transport/address.js';
 export {
   CLIENT_CONNECTION_LIMITS,
@@ -83,6 +83,13 @@ export { RateLimiter } from './transport/rate-limiter.js';
 export type { RateLimitOptions } from './transport/rate-limiter.js';
 export { connect } from './transport/tcp-client.js';
 export type { ConnectOptions } from './transport/tcp-client.js';
+export {
+  DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+  SOCKIT_ALPN,
+  isUntrustedIssuer,
+  normalizeFingerprint,
+} from './transport/tls.js';
+export type { TlsClientConfig, TlsPeer, TlsServerConfig } from './transport/tls.js';
 export { EnvelopeChannel } from './transport/envelope-channel.js';
 export type { ChannelHandlers, EnvelopeChannelOptions } from './transport/envelope-channel.js';
 export { TcpServer } from './transport/tcp-server.js';
@@ -115,7 +122,18 @@ export type {
 } from './services/common/handshake.js';
 export { ensureToken, findToken, requireToken } from './services/common/token.js';
 export type { LoadedToken, TokenSource } from './services/common/token.js';
-export { configDir, dataDir, defaultFilesRoot, defaultTokenPath } from './services/common/paths.js';
+export {
+  configDir,
+  dataDir,
+  defaultFilesRoot,
+  defaultKnownHostsPath,
+  defaultTlsDir,
+  defaultTokenPath,
+} from './services/common/paths.js';
+export { ensureServerIdentity, fingerprintOf } from './services/common/certificate.js';
+export type { ServerIdentity } from './services/common/certificate.js';
+export { readKnownHosts, trustPolicy } from './services/common/trust.js';
+export type { TrustOptions } from './services/common/trust.js';
 
 // Services
 export {

@@ -102,3 +102,15 @@ export function formatPeer(host: string | undefined, port: number | undefined): 
   const h = normalizeHost(host);
   return isIP(h) === 6 ? `[${h}]:${port}` : `${h}:${port}`;
 }
+
+/**
+ * Whether binding `host` keeps a service on this machine: `localhost`,
+ * 127.0.0.0/8 or ::1 (also as ::ffff:127.x). Used to refuse exposing exec and
+ * files without TLS, and files without auth.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = normalizeHost(host.replace(/^\[|\]$/g, ''));
+  if (h.toLowerCase() === 'localhost') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  return isIP(h) === 6 && /^(0*:){2,7}0*1$|^::1$/.test(h);
+}

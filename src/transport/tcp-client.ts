@@ -1,8 +1,9 @@
 import { connect as netConnect, type NetConnectOpts, type Socket } from 'node:net';
-import { NetworkError, fromSystemError } from '../errors.js';
+import { NetworkError, UsageError, fromSystemError } from '../errors.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS } from '../limits.js';
 import { formatAddress, formatPeer, type Address } from './address.js';
 import { CLIENT_CONNECTION_LIMITS, Connection, type ConnectionLimits } from './connection.js';
+import { connectTls, type TlsClientConfig } from './tls.js';
 
 export interface ConnectOptions extends Partial<ConnectionLimits> {
   /** How long the TCP (or Unix) connect may take (ms). @default 10 000 */
@@ -13,6 +14,8 @@ export interface ConnectOptions extends Partial<ConnectionLimits> {
    * small buffer sees of a large send (docs/RELAY.md). @default Node's 64 KiB
    */
   readSize?: number;
+  /** Speak TLS (docs/SECURITY.md): the trust decision is `tls.verify`'s. */
+  tls?: TlsClientConfig;
 }
 
 /**
@@ -43,6 +46,7 @@ function readOptions(
  */
 export function connect(address: Address, options: ConnectOptions = {}): Promise<Connection> {
   const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  if (options.tls) return connectSecure(address, options.tls, options, timeoutMs);
   const what = `connect to ${formatAddress(address)}`;
   return new Promise((resolve, reject) => {
     const reads = readOptions(options.readSize, () => socket);
@@ -67,5 +71,40 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
         address.kind === 'unix' ? 'unix' : formatPeer(socket.remoteAddress, socket.remotePort);
       resolve(new Connection(socket, remote, { ...CLIENT_CONNECTION_LIMITS, ...options }));
     });
+  });
+}
+
+async function connectSecure(
+  address: Address,
+  tls: TlsClientConfig,
+  options: ConnectOptions,
+  timeoutMs: number,
+): Promise<Connection> {
+  if (address.kind === 'unix') {
+    throw new UsageError('BAD_OPTION', 'TLS is for TCP addresses, not unix: sockets');
+  }
+  const target = formatAddress(address);
+  let socket;
+  try {
+    socket = await connectTls(
+      { host: address.host, port: address.port, target, timeoutMs, allowHalfOpen: true },
+      tls,
+    );
+  } catch (err) {
+    // Refused, unreachable… before any TLS: the usual one-line network errors.
+    const errno = (err as { cause?: { code?: string } }).cause?.code;
+    if (
+      errno !== undefined &&
+      errno !== 'ECONNRESET' &&
+      errno !== 'EPIPE' &&
+      !errno.startsWith('ERR_SSL')
+    ) {
+      throw fromSystemError((err as { cause: unknown }).cause, `connect to ${target}`);
+    }
+    throw err;
+  }
+  return new Connection(socket, formatPeer(socket.remoteAddress, socket.remotePort), {
+    ...CLIENT_CONNECTION_LIMITS,
+    ...options,
   });
 }

@@ -1,18 +1,35 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { LimitError, SockitError, fromSystemError } from '../errors.js';
+import { LimitError, ProtocolError, SockitError, fromSystemError } from '../errors.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE_MS } from '../limits.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatAddress, formatPeer, normalizeHost, type Address } from './address.js';
 import { Connection, type CloseInfo, type ConnectionLimits } from './connection.js';
+import {
+  DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+  TLS_HANDSHAKE_BYTE,
+  secureContext,
+  wrapServerSocket,
+  type TlsServerConfig,
+} from './tls.js';
 import { prepareUnixPath, restrictUnixSocket } from './unix-socket.js';
+import type { SecureContext } from 'node:tls';
 
 export interface TcpServerOptions extends Partial<ConnectionLimits> {
   /** Connections served at once; the next gets BUSY and is closed. @default 10 000 */
   maxConnections?: number;
   /** A graceful close waits this long for connections before cutting them (ms). @default 5 000 */
   shutdownGraceMs?: number;
-  /** Bytes for a client refused as BUSY (the service's error format). */
+  /**
+   * Bytes for a client refused before it is served (BUSY, SHUTTING_DOWN, and
+   * NOT_TLS for a plain client on a TLS port), in the service's error format.
+   */
   busyNotice?: (error: SockitError) => Buffer | undefined;
+  /**
+   * Serve TLS (1.2+, ALPN sockit/1) instead of plain TCP. Services do not
+   * change: they get a Connection over the TLS socket. A client whose first
+   * byte is not a TLS handshake gets a NOT_TLS notice in clear and a close.
+   */
+  tls?: TlsServerConfig;
   /**
    * Whether a TCP peer may connect (an --allow/--deny list). A refused peer
    * is closed at once, before it counts against maxConnections, and is sent
@@ -34,6 +51,13 @@ export interface TcpServerOptions extends Partial<ConnectionLimits> {
 const BUSY_SLACK = 64;
 
 /**
+ * On a TLS port, how long to wait for the ClientHello before deciding the
+ * client is plain TCP waiting for us to speak (ms). A TLS client sends it
+ * right after connecting, one network trip after the accept.
+ */
+const FIRST_BYTE_TIMEOUT_MS = 2_000;
+
+/**
  * A TCP or Unix-socket listener that hands each accepted socket, wrapped in a
  * bounded Connection, to `onConnection`.
  */
@@ -43,15 +67,20 @@ export class TcpServer {
   private readonly log: Logger;
   private readonly live = new Set<Connection>();
   private readonly maxConnections: number;
+  private readonly tlsContext: SecureContext | undefined;
+  /** TLS handshakes under way: they hold a socket, so they count against maxConnections. */
+  private handshaking = 0;
   private bound: Address | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(onConnection: (connection: Connection) => void, options: TcpServerOptions = {}) {
     this.options = options;
     this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    this.tlsContext = options.tls ? secureContext(options.tls) : undefined;
     this.log = (options.logger ?? silentLogger).child({ service: options.name ?? 'tcp' });
     this.server = createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => {
-      this.accept(socket, onConnection);
+      if (this.tlsContext) this.acceptTls(socket, this.tlsContext, onConnection);
+      else this.accept(socket, onConnection);
     });
     this.server.maxConnections = this.maxConnections + BUSY_SLACK;
     this.server.on('drop', (info) => {
@@ -131,6 +160,78 @@ export class TcpServer {
     await Promise.all([stopped, ...[...this.live].map((conn) => conn.whenClosed)]);
     clearTimeout(timer);
     if (this.bound) this.log.info({ event: 'closed', address: formatAddress(this.bound) });
+  }
+
+  /**
+   * Reads the first byte: a TLS handshake record is wrapped and, once the
+   * handshake is done, accepted as usual; anything else is a plain client on
+   * a TLS port and gets a one-line notice in clear instead of a hang.
+   */
+  private acceptTls(
+    socket: Socket,
+    context: SecureContext,
+    onConnection: (connection: Connection) => void,
+  ): void {
+    const remote = formatPeer(socket.remoteAddress, socket.remotePort);
+    socket.on('error', () => undefined);
+    if (!this.allowed(socket)) {
+      this.accept(socket, onConnection); // refused there, with the usual log line
+      return;
+    }
+    if (this.handshaking + this.live.size >= this.maxConnections + BUSY_SLACK) {
+      socket.destroy();
+      return;
+    }
+    this.handshaking++;
+    let settled = false;
+    const done = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      this.handshaking--;
+      clearTimeout(timer);
+      return true;
+    };
+    const timeoutMs = this.options.tls?.handshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS;
+    const timer = setTimeout(() => {
+      if (!done()) return;
+      this.log.warn({ event: 'refused', remote, code: 'TLS_ERROR', reason: 'handshake timeout' });
+      socket.destroy();
+    }, timeoutMs);
+    const notTls = (): void => {
+      if (!done()) return;
+      const error = new ProtocolError('NOT_TLS', 'this port speaks TLS: connect with --tls');
+      this.log.warn({ event: 'refused', remote, code: error.code });
+      const notice = this.options.busyNotice?.(error);
+      if (notice) socket.end(notice);
+      else socket.end();
+      setTimeout(() => socket.destroy(), 1_000).unref();
+    };
+    // A TLS client speaks first, at once. Silence means a plain client waiting
+    // for a greeting (exec, files): tell it, rather than let both sides wait.
+    const silence = setTimeout(notTls, FIRST_BYTE_TIMEOUT_MS);
+    socket.once('close', () => {
+      clearTimeout(silence);
+      done();
+    });
+    socket.once('data', (first: Buffer) => {
+      clearTimeout(silence);
+      socket.pause();
+      if (first[0] !== TLS_HANDSHAKE_BYTE) {
+        notTls();
+        return;
+      }
+      socket.unshift(first);
+      const secure = wrapServerSocket(socket, context);
+      secure.on('error', (err: Error) => {
+        if (!done()) return;
+        this.log.warn({ event: 'refused', remote, code: 'TLS_ERROR', reason: err.message });
+        secure.destroy();
+      });
+      secure.once('secure', () => {
+        if (!done()) return;
+        this.accept(secure, onConnection);
+      });
+    });
   }
 
   private accept(socket: Socket, onConnection: (connection: Connection) => void): void {

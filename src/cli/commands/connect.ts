@@ -10,8 +10,9 @@ import {
   relayOptions,
   type RelayCliOptions,
 } from '../relay-options.js';
+import { addTlsClientOptions, tlsOption, type TlsCliOptions } from '../tls-options.js';
 
-interface ConnectCliOptions extends RelayCliOptions {
+interface ConnectCliOptions extends RelayCliOptions, TlsCliOptions {
   timeout: number;
   readSize?: number;
 }
@@ -31,7 +32,7 @@ export function connectCommand(): Command {
       'read at most this many bytes per read, like recv(n): see how a large send arrives in pieces',
       parseBytes,
     );
-  return addRelayOptions(command)
+  return addTlsClientOptions(addRelayOptions(command))
     .addHelpText('after', RELAY_HELP)
     .action(async (target: string, port: number | undefined, cli: ConnectCliOptions) => {
       const address = relayAddress(target, port);
@@ -41,6 +42,7 @@ export function connectCommand(): Command {
           ...relayOptions(cli),
           connectTimeoutMs: cli.timeout,
           ...(cli.readSize !== undefined ? { readSize: cli.readSize } : {}),
+          ...(cli.udp ? {} : await tlsOption(cli)),
         },
         processIo(cli, false),
       );

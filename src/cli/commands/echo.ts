@@ -9,8 +9,9 @@ import {
 } from '../../index.js';
 import { parseDuration } from '../options.js';
 import { Output } from '../output.js';
+import { addTlsClientOptions, tlsOption, type TlsCliOptions } from '../tls-options.js';
 
-interface EchoOptions {
+interface EchoOptions extends TlsCliOptions {
   framing: ResolvedFraming;
   udp: boolean;
   json: boolean;
@@ -69,6 +70,7 @@ async function runTcp(
     framing: options.framing,
     timeoutMs: options.timeout,
     connectTimeoutMs: options.timeout,
+    ...(await tlsOption(options)),
     onUnsolicited: (message) => {
       out.emit(
         { type: 'message', message: message.toString() },
@@ -95,7 +97,7 @@ async function runTcp(
 }
 
 export function echoCommand(): Command {
-  return new Command('echo')
+  const command = new Command('echo')
     .summary('send messages to an echo server and print the replies')
     .description(
       'Sends each MSG (or each line of stdin when no MSG is given) to the echo service and prints each reply on its own line.\n' +
@@ -110,9 +112,11 @@ export function echoCommand(): Command {
     )
     .option('--udp', 'use UDP datagrams (retried on loss)', false)
     .option('--json', 'print JSON lines', false)
-    .option('--timeout <duration>', 'connect and reply timeout', parseDuration, 10_000)
-    .action(async (target: string, args: string[], options: EchoOptions) => {
+    .option('--timeout <duration>', 'connect and reply timeout', parseDuration, 10_000);
+  return addTlsClientOptions(command).action(
+    async (target: string, args: string[], options: EchoOptions) => {
       const out = new Output(options.json);
       await (options.udp ? runUdp : runTcp)(target, args, options, out);
-    });
+    },
+  );
 }

@@ -17,8 +17,9 @@ import {
 } from '../../index.js';
 import { parseDuration } from '../options.js';
 import { EXIT_USAGE, Output } from '../output.js';
+import { addTlsClientOptions, tlsOption, type TlsCliOptions } from '../tls-options.js';
 
-interface ExecOptions {
+interface ExecOptions extends TlsCliOptions {
   tokenFile?: string;
   shell?: string;
   cwd?: string;
@@ -97,6 +98,7 @@ async function execRemote(target: string, argv: string[], options: ExecOptions):
     token,
     connectTimeoutMs: options.timeout,
     handshakeTimeoutMs: options.timeout,
+    ...(await tlsOption(options)),
   });
   // Ctrl-C: forward SIGINT; again: SIGKILL; a third time: leave (the server then kills the group).
   let interrupts = 0;
@@ -162,7 +164,7 @@ function finish(stream: Writable): Promise<void> {
 }
 
 export function execCommand(): Command {
-  return new Command('exec')
+  const command = new Command('exec')
     .summary('run a command on an exec server')
     .description(
       'Runs CMD ARGS on the server, directly (no shell), with this stdin streamed to it; prints its\n' +
@@ -185,8 +187,9 @@ export function execCommand(): Command {
     )
     .option('--timeout <duration>', 'connect and handshake timeout', parseDuration, 10_000)
     .option('-n, --no-stdin', 'send no stdin (EOF at once), like ssh -n')
-    .option('--json', 'print events as JSON lines: started, stdout, stderr, exit', false)
-    .action(async (target: string, words: string[], options: ExecOptions) => {
+    .option('--json', 'print events as JSON lines: started, stdout, stderr, exit', false);
+  return addTlsClientOptions(command).action(
+    async (target: string, words: string[], options: ExecOptions) => {
       // Options go before "--"; everything after it belongs to the command.
       const argv = words[0] === '--' ? words.slice(1) : words;
       try {
@@ -196,5 +199,6 @@ export function execCommand(): Command {
         new Output(options.json).error(err);
         process.exitCode = code;
       }
-    });
+    },
+  );
 }

@@ -1,5 +1,10 @@
 import { Command } from 'commander';
-import { relayListen } from '../../index.js';
+import {
+  UsageError,
+  ensureServerIdentity,
+  relayListen,
+  type TlsServerConfig,
+} from '../../index.js';
 import { integerIn } from '../options.js';
 import {
   RELAY_HELP,
@@ -16,6 +21,9 @@ interface ListenCliOptions extends RelayCliOptions {
   maxConns?: number;
   allow?: string[];
   deny?: string[];
+  tls: boolean;
+  cert?: string;
+  key?: string;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -48,11 +56,32 @@ export function listenCommand(): Command {
       'only these may connect: addresses, CIDR blocks or ranges, comma-separated, repeatable',
       collect,
     )
-    .option('--deny <rules>', 'refuse these, even if allowed (same syntax as --allow)', collect);
+    .option('--deny <rules>', 'refuse these, even if allowed (same syntax as --allow)', collect)
+    .option(
+      '--tls',
+      'serve TLS (without --cert/--key: the self-signed certificate of "serve --tls"; its fingerprint goes to stderr)',
+      false,
+    )
+    .option('--cert <file>', 'TLS certificate chain (PEM)')
+    .option('--key <file>', 'TLS private key (PEM)');
   return addRelayOptions(command)
     .addHelpText('after', RELAY_HELP)
     .action(async (target: string, port: number | undefined, cli: ListenCliOptions) => {
       const address = relayAddress(target, port);
+      let tls: { tls?: TlsServerConfig } = {};
+      if (cli.tls && !cli.udp) {
+        const identity = await ensureServerIdentity({
+          ...(cli.cert !== undefined ? { cert: cli.cert } : {}),
+          ...(cli.key !== undefined ? { key: cli.key } : {}),
+        });
+        process.stderr.write(`sockit: TLS certificate ${identity.fingerprint}\n`);
+        tls = { tls: { cert: identity.cert, key: identity.key } };
+      } else if (cli.tls || cli.cert !== undefined || cli.key !== undefined) {
+        throw new UsageError(
+          'BAD_OPTION',
+          cli.udp ? '--tls is for TCP' : '--cert and --key need --tls',
+        );
+      }
       const listener = await relayListen(
         address,
         {
@@ -61,6 +90,7 @@ export function listenCommand(): Command {
           ...(cli.maxConns !== undefined ? { maxConns: cli.maxConns } : {}),
           allow: cli.allow ?? [],
           deny: cli.deny ?? [],
+          ...tls,
         },
         processIo(cli, cli.keepOpen),
       );

@@ -11,12 +11,15 @@ import {
   REPLY_MODES,
   UsageError,
   createLogger,
+  ensureServerIdentity,
   ensureToken,
+  isLoopbackHost,
   parseAddress,
   type Address,
   type FramingMode,
   type Logger,
   type ReplyMode,
+  type TlsServerConfig,
 } from '../../index.js';
 import { integerIn, parseBytes, parseDuration } from '../options.js';
 import { EXIT_OK } from '../output.js';
@@ -35,6 +38,12 @@ interface ServeOptions {
   sntpPort?: number;
   logLevel: string;
   tokenFile?: string;
+  tls: boolean;
+  cert?: string;
+  key?: string;
+  insecurePlaintext: boolean;
+  /** Filled in by serve() when --tls is on. */
+  tlsServer?: TlsServerConfig;
   allowShell: boolean;
   allow?: string[];
   maxCommands?: number;
@@ -61,12 +70,15 @@ function derived(base: Address & { kind: 'inet' }, offset: number): Address {
   return { kind: 'inet', host: base.host, port: base.port === 0 ? 0 : base.port + offset };
 }
 
+/** What every TCP listener gets: the connection limits, and TLS when --tls is on. */
 function tcpLimits(options: ServeOptions): {
   maxConnections?: number;
   idleTimeoutMs?: number;
   messageTimeoutMs?: number;
+  tls?: TlsServerConfig;
 } {
   return {
+    ...(options.tlsServer !== undefined ? { tls: options.tlsServer } : {}),
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
     ...(options.idleTimeout !== undefined ? { idleTimeoutMs: options.idleTimeout } : {}),
     ...(options.frameTimeout !== undefined ? { messageTimeoutMs: options.frameTimeout } : {}),
@@ -180,6 +192,31 @@ async function serve(names: string[], options: ServeOptions): Promise<void> {
     }
   }
   const logger = createLogger({ level: options.logLevel });
+  // exec and files carry commands and files: across a network, only inside TLS.
+  if (!options.tls && !options.insecurePlaintext && !isLoopbackHost(options.host)) {
+    const exposed = chosen.filter((n) => n === 'exec' || n === 'files');
+    if (exposed.length > 0) {
+      throw new UsageError(
+        'TLS_REQUIRED',
+        `${exposed.join(' and ')} on ${options.host} would send commands and files in clear: add --tls (or --insecure-plaintext)`,
+      );
+    }
+  }
+  if (options.tls) {
+    const identity = await ensureServerIdentity({
+      ...(options.cert !== undefined ? { cert: options.cert } : {}),
+      ...(options.key !== undefined ? { key: options.key } : {}),
+    });
+    options.tlsServer = { cert: identity.cert, key: identity.key };
+    logger.info({
+      event: 'tls',
+      fingerprint: identity.fingerprint,
+      origin: identity.origin,
+      created: identity.created,
+    });
+  } else if (options.cert !== undefined || options.key !== undefined) {
+    throw new UsageError('BAD_OPTION', '--cert and --key need --tls');
+  }
   const running: RunningService[] = [];
   const stopAll = (): Promise<unknown> => Promise.all(running.map((s) => s.close()));
   try {
@@ -275,6 +312,18 @@ export function serveCommand(): Command {
     .option(
       '--token-file <file>',
       'exec, files: the shared token (default: SOCKIT_TOKEN, else the token file in the config directory, created on first use)',
+    )
+    .option(
+      '--tls',
+      'serve TLS on every TCP listener (without --cert/--key: a self-signed certificate made once in the config directory; its fingerprint is logged)',
+      false,
+    )
+    .option('--cert <file>', 'TLS certificate chain (PEM)')
+    .option('--key <file>', 'TLS private key (PEM)')
+    .option(
+      '--insecure-plaintext',
+      'allow exec and files on a non-loopback --host without --tls',
+      false,
     )
     .option('--allow-shell', 'exec: accept "shell" requests (run by /bin/sh -c)', false)
     .option(

@@ -299,7 +299,10 @@ export function clientHandshake(
     };
     const onEnd = (): void => {
       settle(
-        new NetworkError('CONNECTION_CLOSED', 'server closed the connection during the handshake'),
+        new NetworkError(
+          'CONNECTION_CLOSED',
+          'server closed the connection during the handshake (a TLS port? try --tls)',
+        ),
       );
     };
     channel.start({ header: onHello, end: onEnd, close: onEnd });

@@ -27,3 +27,13 @@ export function defaultTokenPath(): string {
 export function defaultFilesRoot(): string {
   return join(dataDir(), 'sockit-files');
 }
+
+/** Server fingerprints a client has trusted, one `host:port SHA256:…` per line (like ssh's). */
+export function defaultKnownHostsPath(): string {
+  return join(configDir(), 'known_hosts');
+}
+
+/** Where `serve --tls` keeps the self-signed certificate it creates. */
+export function defaultTlsDir(): string {
+  return join(configDir(), 'tls');
+}

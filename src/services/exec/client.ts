@@ -5,6 +5,7 @@ import type { Address } from '../../transport/address.js';
 import type { Connection } from '../../transport/connection.js';
 import { EnvelopeChannel } from '../../transport/envelope-channel.js';
 import { connect } from '../../transport/tcp-client.js';
+import type { TlsClientConfig } from '../../transport/tls.js';
 import { clientHandshake } from '../common/handshake.js';
 import { exitSchema, startedSchema, type ExitEvent, type ForwardedSignal } from './messages.js';
 
@@ -15,6 +16,8 @@ export interface ExecClientOptions {
   connectTimeoutMs?: number;
   /** Greeting and authentication (ms). @default 10 000 */
   handshakeTimeoutMs?: number;
+  /** Speak TLS, with this trust policy (see trustPolicy). */
+  tls?: TlsClientConfig;
 }
 
 /** One command to run: argv directly, or a shell string if the server allows it. */
@@ -49,10 +52,12 @@ export class ExecClient {
   }
 
   static async connect(address: Address, options: ExecClientOptions): Promise<ExecClient> {
-    const conn: Connection = await connect(
-      address,
-      options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {},
-    );
+    const conn: Connection = await connect(address, {
+      ...(options.connectTimeoutMs !== undefined
+        ? { connectTimeoutMs: options.connectTimeoutMs }
+        : {}),
+      ...(options.tls ? { tls: options.tls } : {}),
+    });
     const channel = new EnvelopeChannel(conn);
     await clientHandshake(channel, {
       service: 'exec',

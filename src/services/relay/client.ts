@@ -1,6 +1,7 @@
 import type { SockitError } from '../../errors.js';
 import type { Address } from '../../transport/address.js';
 import { connect } from '../../transport/tcp-client.js';
+import type { TlsClientConfig } from '../../transport/tls.js';
 import { UdpEndpoint } from '../../transport/udp-endpoint.js';
 import { DatagramRelay } from './datagram.js';
 import { checkRelayOptions, type RelayIo, type RelayOptions } from './messages.js';
@@ -12,6 +13,8 @@ export interface RelayConnectOptions extends RelayOptions {
   connectTimeoutMs?: number;
   /** Read at most this many bytes per read, like `recv(n)` (streams only). @default 64 KiB */
   readSize?: number;
+  /** Speak TLS (TCP only), with this trust policy. */
+  tls?: TlsClientConfig;
 }
 
 /**
@@ -54,6 +57,7 @@ async function start(
       ? { connectTimeoutMs: options.connectTimeoutMs }
       : {}),
     ...(options.readSize !== undefined ? { readSize: options.readSize } : {}),
+    ...(options.tls ? { tls: options.tls } : {}),
   });
   const relay = new StreamRelay({ conn, options, output, input, emit, inbound: false });
   void relay.done.then((info) => {

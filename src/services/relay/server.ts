@@ -3,6 +3,7 @@ import { encodeTextNotice } from '../../protocol/text-notice.js';
 import { AccessList } from '../../transport/access-list.js';
 import { formatAddress, formatPeer, type Address } from '../../transport/address.js';
 import { TcpServer } from '../../transport/tcp-server.js';
+import type { TlsServerConfig } from '../../transport/tls.js';
 import { UdpEndpoint } from '../../transport/udp-endpoint.js';
 import { runRelay, type Outcome, type RelayParts, type RelaySession } from './session.js';
 import { DatagramRelay } from './datagram.js';
@@ -15,6 +16,8 @@ import {
 import { StreamRelay, relayLimits } from './stream.js';
 
 export interface RelayListenOptions extends RelayOptions {
+  /** Serve TLS (TCP only). */
+  tls?: TlsServerConfig;
   /** Serve client after client (and several at once) instead of exactly one. */
   keepOpen?: boolean;
   /** With keepOpen: clients or UDP peers served at once; the next gets BUSY. @default 100 */
@@ -101,6 +104,7 @@ async function listenStream(
     {
       ...relayLimits(options),
       maxConnections: keepOpen ? (options.maxConns ?? DEFAULT_MAX_CONNS) : 1,
+      ...(options.tls ? { tls: options.tls } : {}),
       busyNotice: (error) => encodeTextNotice(error.code, error.message),
       ...(access
         ? {
