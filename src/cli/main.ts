@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { chatCommand } from './commands/chat.js';
 import { connectCommand } from './commands/connect.js';
 import { echoCommand } from './commands/echo.js';
 import { execCommand } from './commands/exec.js';
 import { listenCommand } from './commands/listen.js';
+import { msgCommand } from './commands/msg.js';
 import { serveCommand } from './commands/serve.js';
 import { timeCommand } from './commands/time.js';
 import { EXIT_OK, EXIT_USAGE, Output } from './output.js';
@@ -31,6 +33,8 @@ function program(): Command {
     echoCommand(),
     timeCommand(),
     execCommand(),
+    chatCommand(),
+    msgCommand(),
     connectCommand(),
     listenCommand(),
   ]) {

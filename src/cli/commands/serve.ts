@@ -1,5 +1,7 @@
 import { Command, Option } from 'commander';
 import {
+  CHAT_PORT,
+  ChatServer,
   ECHO_PORT,
   EXEC_PORT,
   EchoServer,
@@ -147,6 +149,16 @@ const SERVICES: Readonly<Record<string, ServiceEntry>> = {
             }
           : {}),
       });
+      return server;
+    },
+  },
+  chat: {
+    defaultPort: CHAT_PORT,
+    start: async (base, options, logger) => {
+      // Envelopes and nc users on one port (auto); the messenger is a peer, not a
+      // served service: run `sockit msg` (docs/CHAT.md).
+      const server = new ChatServer({ framing: options.framing, tcp: tcpLimits(options), logger });
+      await server.listen(base);
       return server;
     },
   },
