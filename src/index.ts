@@ -294,3 +294,30 @@ export type {
   RunIo,
   RunOptions,
 } from './services/exec/index.js';
+export {
+  DOWNLOAD_PARTIAL_SUFFIX,
+  FILES_PORT,
+  FilesClient,
+  FilesServer,
+  MAX_NAME_BYTES,
+  MAX_NAME_COMPONENT_BYTES,
+  PARTIAL_DIR,
+  checkName,
+  escapeName,
+  foldName,
+  formatBytes,
+  isLoopback,
+  isValidName,
+  tutorialNormalizer,
+} from './services/files/index.js';
+export type {
+  FilesClientOptions,
+  FilesServerOptions,
+  GetOptions,
+  GetResult,
+  ListEntry,
+  Progress,
+  PutOptions,
+  PutResult,
+  StatReply,
+} from './services/files/index.js';

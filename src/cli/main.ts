@@ -4,6 +4,7 @@ import { chatCommand } from './commands/chat.js';
 import { connectCommand } from './commands/connect.js';
 import { echoCommand } from './commands/echo.js';
 import { execCommand } from './commands/exec.js';
+import { getCommand, lsCommand, putCommand } from './commands/files.js';
 import { listenCommand } from './commands/listen.js';
 import { msgCommand } from './commands/msg.js';
 import { serveCommand } from './commands/serve.js';
@@ -33,6 +34,9 @@ function program(): Command {
     echoCommand(),
     timeCommand(),
     execCommand(),
+    putCommand(),
+    getCommand(),
+    lsCommand(),
     chatCommand(),
     msgCommand(),
     connectCommand(),

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { UsageError, formatAddress, normalizeHost, parseAddress } from '../../src/index.js';
+import {
+  UsageError,
+  formatAddress,
+  isLoopbackHost,
+  normalizeHost,
+  parseAddress,
+} from '../../src/index.js';
 
 const defaults = { port: 7007 };
 
@@ -55,5 +61,30 @@ describe('addresses', () => {
   it('an IPv4-mapped IPv6 peer is the same host as its IPv4 form', () => {
     assert.equal(normalizeHost('::ffff:127.0.0.1'), '127.0.0.1');
     assert.equal(normalizeHost('::1'), '::1');
+  });
+
+  it('knows which hosts keep a service on this machine (exec/files exposure checks)', () => {
+    for (const host of [
+      '127.0.0.1',
+      '127.1.2.3',
+      'localhost',
+      '::1',
+      '[::1]',
+      '::ffff:127.0.0.1',
+      '0:0:0:0:0:0:0:1',
+    ]) {
+      assert.equal(isLoopbackHost(host), true, host);
+    }
+    for (const host of [
+      '0.0.0.0',
+      '::',
+      '10.0.0.1',
+      '192.168.1.1',
+      'example.com',
+      '::2',
+      '128.0.0.1',
+    ]) {
+      assert.equal(isLoopbackHost(host), false, host);
+    }
   });
 });

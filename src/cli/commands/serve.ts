@@ -6,6 +6,9 @@ import {
   EXEC_PORT,
   EchoServer,
   ExecServer,
+  FILES_PORT,
+  FilesServer,
+  defaultFilesRoot,
   RFC868_PORT,
   SNTP_PORT,
   TimeServer,
@@ -46,6 +49,11 @@ interface ServeOptions {
   insecurePlaintext: boolean;
   /** Filled in by serve() when --tls is on. */
   tlsServer?: TlsServerConfig;
+  root?: string;
+  allowOverwrite: boolean;
+  maxFileSize?: number;
+  maxTotal?: number;
+  insecureNoAuth: boolean;
   allowShell: boolean;
   allow?: string[];
   maxCommands?: number;
@@ -118,6 +126,27 @@ const SERVICES: Readonly<Record<string, ServiceEntry>> = {
           ? { commandTimeoutMs: options.commandTimeout }
           : {}),
         ...(options.maxOutput !== undefined ? { maxOutput: options.maxOutput } : {}),
+        tcp: tcpLimits(options),
+        logger,
+      });
+      await server.listen(base);
+      return server;
+    },
+  },
+  files: {
+    defaultPort: FILES_PORT,
+    start: async (base, options, logger) => {
+      if (options.framing === 'raw') {
+        throw new UsageError('BAD_OPTION', 'files speaks envelopes: --framing u32be or u32le');
+      }
+      const server = new FilesServer({
+        root: options.root ?? defaultFilesRoot(),
+        // --insecure-no-auth: no token at all; FilesServer refuses it off loopback.
+        token: options.insecureNoAuth ? undefined : await serverToken(options, logger),
+        allowOverwrite: options.allowOverwrite,
+        byteOrder: options.framing === 'u32le' ? 'u32le' : 'u32be',
+        ...(options.maxFileSize !== undefined ? { maxFileSize: options.maxFileSize } : {}),
+        ...(options.maxTotal !== undefined ? { maxTotal: options.maxTotal } : {}),
         tcp: tcpLimits(options),
         logger,
       });
@@ -361,6 +390,26 @@ export function serveCommand(): Command {
       '--max-output <bytes>',
       'exec: stdout + stderr per command before it is killed (default: no cap)',
       parseBytes,
+    )
+    .option(
+      '--root <dir>',
+      'files: the storage root (default: sockit-files in the user data directory, created 0700)',
+    )
+    .option('--allow-overwrite', 'files: let a put with "overwrite":true replace a file', false)
+    .option(
+      '--max-file-size <bytes>',
+      'files: largest file accepted (default: no limit)',
+      parseBytes,
+    )
+    .option(
+      '--max-total <bytes>',
+      'files: bytes all stored and partial files may use (default: no limit)',
+      parseBytes,
+    )
+    .option(
+      '--insecure-no-auth',
+      'files: serve without a token (tutorial clients); refused unless bound to loopback',
+      false,
     )
     .addOption(
       new Option('--log-level <level>', 'log level')

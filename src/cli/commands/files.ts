@@ -1,0 +1,323 @@
+import { lstat, readdir, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { Command, Option } from 'commander';
+import { SingleBar } from 'cli-progress';
+import {
+  FILES_PORT,
+  FilesClient,
+  SockitError,
+  UsageError,
+  checkName,
+  escapeName,
+  findToken,
+  formatBytes,
+  parseAddress,
+  type Address,
+  type ByteOrder,
+  type Progress,
+} from '../../index.js';
+import { parseBytes, parseDuration } from '../options.js';
+import { EXIT_FAILURE, Output } from '../output.js';
+import { addTlsClientOptions, tlsOption, type TlsCliOptions } from '../tls-options.js';
+
+interface CommonOptions extends TlsCliOptions {
+  tokenFile?: string;
+  timeout: number;
+  json: boolean;
+  framing: ByteOrder;
+}
+
+interface PutCliOptions extends CommonOptions {
+  as?: string;
+  resume: boolean;
+  overwrite: boolean;
+}
+
+interface GetCliOptions extends CommonOptions {
+  output?: string;
+  resume: boolean;
+  overwrite: boolean;
+  maxSize?: number;
+}
+
+function addCommon(command: Command): Command {
+  return addTlsClientOptions(command)
+    .option(
+      '--token-file <file>',
+      'the shared token (default: SOCKIT_TOKEN, else the token file "sockit serve" created)',
+    )
+    .option(
+      '--timeout <duration>',
+      'connect and reply timeout (a transfer itself may take longer)',
+      parseDuration,
+      10_000,
+    )
+    .option('--json', 'print JSON lines', false)
+    .addOption(
+      new Option('--framing <order>', 'frame length byte order the server uses')
+        .choices(['u32be', 'u32le'])
+        .default('u32be'),
+    );
+}
+
+async function open(target: string, options: CommonOptions): Promise<FilesClient> {
+  const address: Address = parseAddress(target, { port: FILES_PORT });
+  // A server without authentication says so in its hello: a token is only needed if it asks.
+  const found = await findToken(options.tokenFile !== undefined ? { file: options.tokenFile } : {});
+  return FilesClient.connect(address, {
+    ...(found ? { token: found.token } : {}),
+    timeoutMs: options.timeout,
+    byteOrder: options.framing,
+    ...(await tlsOption(options)),
+  });
+}
+
+/** A progress bar on a terminal only: never in a pipe, never with --json. */
+function progressBar(out: Output, label: string): { update: Progress; stop: () => void } {
+  if (out.json || !process.stderr.isTTY) return { update: () => undefined, stop: () => undefined };
+  const bar = new SingleBar({
+    stream: process.stderr,
+    format: '{label} [{bar}] {percentage}% | {done} / {all} | {rate} | ETA {eta_formatted}',
+    hideCursor: true,
+    clearOnComplete: true,
+    etaBuffer: 50,
+    fps: 10,
+  });
+  const started = performance.now();
+  let first: number | undefined;
+  let startedBar = false;
+  return {
+    update: (done, total) => {
+      first ??= done;
+      const seconds = (performance.now() - started) / 1000;
+      const payload = {
+        label,
+        done: formatBytes(done),
+        all: formatBytes(total),
+        rate: `${formatBytes(seconds > 0 ? (done - first) / seconds : 0)}/s`,
+      };
+      if (!startedBar) {
+        bar.start(total, done, payload);
+        startedBar = true;
+      } else bar.update(done, payload);
+    },
+    stop: () => {
+      if (startedBar) bar.stop();
+    },
+  };
+}
+
+interface Upload {
+  path: string;
+  name: string;
+}
+
+/** The files to send: FILE as its base name (or --as), DIR recursively as DIR/…; symlinks inside a DIR are skipped. */
+async function collect(args: string[], as: string | undefined, out: Output): Promise<Upload[]> {
+  if (as !== undefined && args.length !== 1) {
+    throw new UsageError('BAD_OPTION', '--as needs exactly one FILE or DIR');
+  }
+  const uploads: Upload[] = [];
+  const walk = async (dir: string, prefix: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const path = join(dir, entry.name);
+      const name = `${prefix}/${entry.name.normalize('NFC')}`;
+      if (entry.isDirectory()) await walk(path, name);
+      else if (entry.isFile()) uploads.push({ path, name });
+      else {
+        out.emit(
+          { type: 'skip', path, reason: entry.isSymbolicLink() ? 'symlink' : 'not a regular file' },
+          `skipped ${escapeName(path)} (${entry.isSymbolicLink() ? 'symlink' : 'not a regular file'})\n`,
+        );
+      }
+    }
+  };
+  for (const arg of args) {
+    let info;
+    try {
+      info = await stat(arg);
+    } catch {
+      throw new UsageError('BAD_OPTION', `${arg}: no such file or directory`);
+    }
+    const top = (as ?? basename(arg)).normalize('NFC');
+    if (info.isDirectory()) await walk(arg, top);
+    else if (info.isFile()) uploads.push({ path: arg, name: top });
+    else throw new UsageError('BAD_OPTION', `${arg} is not a regular file or a directory`);
+  }
+  return uploads;
+}
+
+function rate(bytes: number, ms: number): string {
+  return ms > 0 ? `${formatBytes((bytes * 1000) / ms)}/s` : '';
+}
+
+async function runPut(target: string, files: string[], options: PutCliOptions): Promise<void> {
+  const out = new Output(options.json);
+  const uploads = await collect(files, options.as, out);
+  let client: FilesClient | undefined;
+  let failed = 0;
+  try {
+    for (const upload of uploads) {
+      const started = performance.now();
+      const bar = progressBar(out, escapeName(upload.name));
+      try {
+        checkName(upload.name);
+        client ??= await open(target, options);
+        let offset = 0;
+        if (options.resume) {
+          const remote = await client.stat(upload.name);
+          const local = await lstat(upload.path);
+          if (remote?.partial !== undefined && remote.partial <= local.size)
+            offset = remote.partial;
+        }
+        const result = await client.put(upload.path, upload.name, {
+          offset,
+          overwrite: options.overwrite,
+          onProgress: bar.update,
+        });
+        bar.stop();
+        const ms = performance.now() - started;
+        out.emit(
+          { type: 'put', path: upload.path, ...result, durationMs: Math.round(ms) },
+          `${escapeName(result.name)}  ${formatBytes(result.size)}  sha256 ${result.sha256}` +
+            (result.offset > 0 ? `  (resumed at ${formatBytes(result.offset)})` : '') +
+            `  ${rate(result.sent, ms)}\n`,
+        );
+      } catch (err) {
+        bar.stop();
+        failed++;
+        if (err instanceof UsageError) throw err;
+        reportFailure(out, upload.name, err);
+        // A refused request closes the connection; the next file gets a new one.
+        client?.destroy();
+        client = undefined;
+      }
+    }
+  } finally {
+    if (client) await client.close().catch(() => undefined);
+  }
+  if (failed > 0) process.exitCode = EXIT_FAILURE;
+}
+
+function reportFailure(out: Output, name: string, err: unknown): void {
+  const code = err instanceof SockitError ? err.code : 'INTERNAL';
+  const message = err instanceof Error ? err.message : String(err);
+  if (out.json) {
+    out.emit({ type: 'error', name, code, message }, '');
+  } else {
+    process.stderr.write(`sockit: ${escapeName(name)}: ${escapeName(message)} (${code})\n`);
+  }
+}
+
+async function runGet(target: string, name: string, options: GetCliOptions): Promise<void> {
+  const out = new Output(options.json);
+  checkName(name);
+  const base = name.split('/').pop() as string;
+  let dest = options.output ?? base;
+  const info = await stat(dest).catch(() => undefined);
+  if (info?.isDirectory()) dest = join(dest, base);
+  const client = await open(target, options);
+  const bar = progressBar(out, escapeName(name));
+  const started = performance.now();
+  try {
+    const result = await client.get(name, dest, {
+      resume: options.resume,
+      overwrite: options.overwrite,
+      ...(options.maxSize !== undefined ? { maxSize: options.maxSize } : {}),
+      onProgress: bar.update,
+    });
+    bar.stop();
+    const ms = performance.now() - started;
+    out.emit(
+      { type: 'get', ...result, durationMs: Math.round(ms) },
+      `${escapeName(result.name)} -> ${escapeName(result.path)}  ${formatBytes(result.size)}  sha256 ${result.sha256}` +
+        (result.offset > 0 ? `  (resumed at ${formatBytes(result.offset)})` : '') +
+        `  ${rate(result.received, ms)}\n`,
+    );
+    await client.close();
+  } finally {
+    bar.stop();
+    client.destroy();
+  }
+}
+
+async function runLs(
+  target: string,
+  prefix: string | undefined,
+  options: CommonOptions,
+): Promise<void> {
+  const out = new Output(options.json);
+  const client = await open(target, options);
+  try {
+    await client.list(prefix, (entry) => {
+      out.emit(
+        { type: 'entry', ...entry },
+        `${String(entry.size).padStart(14)}  ${new Date(entry.mtimeMs).toISOString()}  ${escapeName(entry.name)}\n`,
+      );
+    });
+    await client.close();
+  } finally {
+    client.destroy();
+  }
+}
+
+const HOST_HELP = `HOST may be host, host:port, [v6]:port or unix:/path; the port defaults to ${FILES_PORT}.`;
+
+export function putCommand(): Command {
+  return addCommon(
+    new Command('put')
+      .summary('upload files or directories to a files server')
+      .description(
+        'Uploads each FILE as its base name and each DIR recursively as DIR/… (symlinks inside are skipped).\n' +
+          'Every file is hashed (sha256) while it is sent and verified by the server before it becomes visible.\n' +
+          HOST_HELP,
+      )
+      .argument('<host>', 'server address')
+      .argument('<paths...>', 'files or directories to send')
+      .option('--as <name>', 'remote name for the one FILE or DIR given')
+      .option(
+        '--resume',
+        'continue an upload the server holds part of (sends only the rest)',
+        false,
+      )
+      .option('--overwrite', 'replace an existing file (the server must allow it)', false),
+  ).action(async (target: string, paths: string[], options: PutCliOptions) => {
+    await runPut(target, paths, options);
+  });
+}
+
+export function getCommand(): Command {
+  return addCommon(
+    new Command('get')
+      .summary('download a file from a files server')
+      .description(
+        'Downloads NAME to PATH (default: its base name in the current directory; into PATH if PATH is a directory).\n' +
+          "Bytes go to PATH.sockit-part, are checked against the server's sha256, then renamed into place.\n" +
+          HOST_HELP,
+      )
+      .argument('<host>', 'server address')
+      .argument('<name>', 'remote file name')
+      .option('-o, --output <path>', 'where to write the file')
+      .option('--resume', 'continue PATH.sockit-part from a broken download', false)
+      .option('--overwrite', 'replace PATH if it exists', false)
+      .option('--max-size <bytes>', 'refuse a file larger than this', parseBytes),
+  ).action(async (target: string, name: string, options: GetCliOptions) => {
+    await runGet(target, name, options);
+  });
+}
+
+export function lsCommand(): Command {
+  return addCommon(
+    new Command('ls')
+      .summary('list the files on a files server')
+      .description(
+        `Lists files (size, modification time, name), under PREFIX if given.\n${HOST_HELP}`,
+      )
+      .argument('<host>', 'server address')
+      .argument('[prefix]', 'a directory on the server'),
+  ).action(async (target: string, prefix: string | undefined, options: CommonOptions) => {
+    await runLs(target, prefix, options);
+  });
+}

@@ -1,0 +1,258 @@
+import { z } from 'zod';
+import { ServiceError } from '../../errors.js';
+import { MAX_BODY_SIZE } from '../../limits.js';
+
+/** SPEC §2.4: the files service's default TCP port (classic 21 + 7000). */
+export const FILES_PORT = 7021;
+
+/** Longest name component, in UTF-8 bytes (what ext4, XFS, btrfs and NTFS allow). */
+export const MAX_NAME_COMPONENT_BYTES = 255;
+/** Longest whole name, in UTF-8 bytes (Linux PATH_MAX). */
+export const MAX_NAME_BYTES = 4096;
+/** Deepest subpath accepted (components). */
+export const MAX_NAME_DEPTH = 64;
+
+/**
+ * The first component reserved for the server's partial uploads. No client
+ * name may start with it, in any case or Unicode form.
+ */
+export const PARTIAL_DIR = '.sockit-partial';
+
+/** Suffix of the client's own partial download, beside the output file. */
+export const DOWNLOAD_PARTIAL_SUFFIX = '.sockit-part';
+
+const HEX_SHA256 = /^[0-9a-f]{64}$/;
+const HEX_MD5 = /^[0-9a-f]{32}$/;
+
+/** Device names Windows resolves in every directory, with any extension. */
+const DEVICE_NAMES = new Set([
+  'CON',
+  'PRN',
+  'AUX',
+  'NUL',
+  'CONIN$',
+  'CONOUT$',
+  'CLOCK$',
+  ...[1, 2, 3, 4, 5, 6, 7, 8, 9, '¹', '²', '³'].flatMap((n) => [`COM${n}`, `LPT${n}`]),
+]);
+
+/**
+ * Characters refused anywhere in a name: C0 and C1 controls and DEL (terminal
+ * escapes, log forging), the bidirectional overrides and isolates (a name that
+ * reads differently than it sorts), and the byte-order mark.
+ */
+// eslint-disable-next-line no-control-regex
+const FORBIDDEN_CHARS = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/u;
+
+/** No lone UTF-16 surrogates (String#isWellFormed, not in the ES2022 lib types). */
+function isWellFormed(text: string): boolean {
+  return !/\p{Surrogate}/u.test(text);
+}
+
+function badName(reason: string): ServiceError {
+  return new ServiceError('BAD_NAME', reason);
+}
+
+function checkComponent(part: string, index: number): void {
+  const where = `name component ${index + 1}`;
+  if (part === '') throw badName(`${where} is empty (a leading, trailing or doubled "/")`);
+  if (part === '.' || part === '..') throw badName(`${where} is "${part}"`);
+  if (part.includes('\\')) throw badName(`${where} contains a backslash`);
+  if (/^[A-Za-z]:/.test(part)) throw badName(`${where} starts with a drive letter`);
+  if (part.endsWith('.') || part.endsWith(' ')) {
+    throw badName(`${where} ends with a dot or a space`);
+  }
+  if (Buffer.byteLength(part) > MAX_NAME_COMPONENT_BYTES) {
+    throw badName(`${where} is longer than ${MAX_NAME_COMPONENT_BYTES} bytes`);
+  }
+  // What a Unicode-normalising layer (a filesystem, an archiver, a shell) could turn it into:
+  // "．．／" and "‥" become "../" and "..".
+  const compat = part.normalize('NFKC');
+  if (compat === '.' || compat === '..' || /[/\\]/.test(compat) || FORBIDDEN_CHARS.test(compat)) {
+    throw badName(`${where} reads as a path separator or "..", once normalised`);
+  }
+  const base = (compat.split('.')[0] ?? '').trimEnd().toUpperCase();
+  if (DEVICE_NAMES.has(base)) throw badName(`${where} is a device name`);
+}
+
+/**
+ * Checks a name as SPEC §2.4 says, and returns its components. A name is a
+ * relative, `/`-separated path; every component is checked. Refused with
+ * BAD_NAME: absolute paths, empty, `.` and `..` components, backslashes,
+ * drive letters, NUL and control characters, bidi controls, names not in
+ * Unicode NFC, components that NFKC turns into a separator or `..`, Windows
+ * device names (CON, NUL, COM1…, with any extension), a trailing dot or
+ * space, more than 255 bytes per component or 4096 in all, the reserved
+ * first component `.sockit-partial`. The same rules apply to names a server
+ * sends back (`get`, `list`).
+ */
+export function checkName(name: unknown): string[] {
+  if (typeof name !== 'string') throw badName('name must be a string');
+  if (name === '') throw badName('name is empty');
+  if (!isWellFormed(name)) throw badName('name is not valid Unicode');
+  if (Buffer.byteLength(name) > MAX_NAME_BYTES) {
+    throw badName(`name is longer than ${MAX_NAME_BYTES} bytes`);
+  }
+  if (FORBIDDEN_CHARS.test(name)) throw badName('name contains a control character');
+  if (name.startsWith('/')) throw badName('name is an absolute path');
+  if (name.normalize('NFC') !== name) throw badName('name is not in Unicode NFC form');
+  const parts = name.split('/');
+  if (parts.length > MAX_NAME_DEPTH) throw badName(`name is deeper than ${MAX_NAME_DEPTH} levels`);
+  parts.forEach(checkComponent);
+  if (foldName(parts[0] as string) === foldName(PARTIAL_DIR)) {
+    throw badName(`"${PARTIAL_DIR}" is reserved`);
+  }
+  return parts;
+}
+
+/** Whether `name` passes `checkName`. */
+export function isValidName(name: unknown): boolean {
+  try {
+    checkName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The key two names collide under: NFKC, then full case folding (upper then
+ * lower, so "ß" meets "ss"), then NFKC again. "é" (NFC) and "é" (NFD), "ﬁle"
+ * and "file", "README" and "readme" share a key.
+ */
+export function foldName(name: string): string {
+  return name.normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC');
+}
+
+/**
+ * A name as it may be shown on a terminal or in a log: control characters,
+ * bidi controls and backslashes escaped (`\x1b`, `\u202e`, `\\`), so a
+ * hostile name cannot move the cursor or recolour the screen (croc
+ * CVE-2023-43620).
+ */
+export function escapeName(name: string): string {
+  let out = '';
+  for (const ch of name) {
+    const cp = ch.codePointAt(0) ?? 0;
+    if (ch === '\\') out += '\\\\';
+    else if (FORBIDDEN_CHARS.test(ch) || (cp >= 0xd800 && cp <= 0xdfff)) {
+      out += cp <= 0xff ? `\\x${cp.toString(16).padStart(2, '0')}` : `\\u{${cp.toString(16)}}`;
+    } else out += ch;
+  }
+  return out;
+}
+
+const nameField = z.string().max(MAX_NAME_BYTES * 2);
+const sizeField = z.number().int().min(0).max(MAX_BODY_SIZE);
+
+export const putRequestSchema = z.object({
+  type: z.literal('put'),
+  name: nameField,
+  /** The body's length, as in every envelope; the file is `offset + size` bytes. */
+  size: sizeField,
+  /** Absent: the client sends `{"type":"commit","sha256"}` after the body instead. */
+  sha256: z.string().regex(HEX_SHA256).optional(),
+  offset: sizeField.optional(),
+  overwrite: z.boolean().optional(),
+});
+export type PutRequest = z.infer<typeof putRequestSchema>;
+
+/** The header a tutorial client sends, after `tutorialNormalizer`. */
+export const TUTORIAL_PUT = 'tutorial_put';
+export const tutorialPutSchema = z.object({
+  type: z.literal(TUTORIAL_PUT),
+  name: nameField,
+  size: sizeField,
+  md5: z.string().regex(HEX_MD5).optional(),
+});
+export type TutorialPut = z.infer<typeof tutorialPutSchema>;
+
+export const commitSchema = z.object({
+  type: z.literal('commit'),
+  sha256: z.string().regex(HEX_SHA256),
+});
+
+export const getRequestSchema = z.object({
+  type: z.literal('get'),
+  name: nameField,
+  offset: sizeField.optional(),
+});
+export type GetRequest = z.infer<typeof getRequestSchema>;
+
+export const statRequestSchema = z.object({ type: z.literal('stat'), name: nameField });
+export const listRequestSchema = z.object({
+  type: z.literal('list'),
+  /** Only names under this directory (a valid name). */
+  prefix: nameField.optional(),
+});
+
+/** Replies, as a client checks them. */
+export const continueReplySchema = z.looseObject({
+  type: z.literal('continue'),
+  offset: sizeField,
+});
+/**
+ * Replies never use `size` for a file's length: in an envelope `size` is the
+ * length of the body that follows (SPEC §1.2). They say `fileSize`.
+ */
+export const okReplySchema = z.looseObject({
+  type: z.literal('ok'),
+  name: z.string(),
+  fileSize: sizeField,
+  sha256: z.string().regex(HEX_SHA256),
+});
+export const statReplySchema = z.looseObject({
+  type: z.literal('stat'),
+  name: z.string(),
+  fileSize: sizeField.optional(),
+  mtimeMs: z.number().optional(),
+  partial: sizeField.optional(),
+});
+export type StatReply = z.infer<typeof statReplySchema>;
+export const fileReplySchema = z.looseObject({
+  type: z.literal('file'),
+  name: z.string(),
+  size: sizeField,
+  total: sizeField,
+  offset: sizeField,
+});
+export const doneReplySchema = z.looseObject({
+  type: z.literal('done'),
+  sha256: z.string().regex(HEX_SHA256),
+});
+export const entryReplySchema = z.looseObject({
+  type: z.literal('entry'),
+  name: z.string(),
+  fileSize: sizeField,
+  mtimeMs: z.number(),
+});
+export type ListEntry = { name: string; size: number; mtimeMs: number };
+export const endReplySchema = z.looseObject({ type: z.literal('end'), count: z.number() });
+
+/**
+ * Maps the tutorial header (`{"file_name","file_size","md5"?}`, no `type`)
+ * to a `tutorial_put` request; every other header passes unchanged.
+ */
+export function tutorialNormalizer(raw: Record<string, unknown>): Record<string, unknown> {
+  if ('type' in raw || !('file_name' in raw)) return raw;
+  const out: Record<string, unknown> = {
+    type: TUTORIAL_PUT,
+    name: raw.file_name,
+    size: raw.file_size,
+  };
+  if (typeof raw.md5 === 'string') out.md5 = raw.md5.toLowerCase();
+  else if (raw.md5 !== undefined) out.md5 = raw.md5;
+  return out;
+}
+
+/** `1.5 GiB`, `12.0 MiB`, `512 B`. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${Math.round(bytes)} B` : `${value.toFixed(1)} ${units[unit] as string}`;
+}
