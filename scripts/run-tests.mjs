@@ -26,6 +26,11 @@ const result = spawnSync(
   [
     '--import',
     'tsx',
+    // Fails a test file that leaves sockets, servers, timers or children open (LEAK_CHECK=report|off).
+    '--import',
+    './test/helpers/leak-check.ts',
+    // A leaked handle must fail its file, not hang the run.
+    '--test-force-exit',
     '--unhandled-rejections=strict',
     '--expose-gc',
     '--test',

@@ -20,6 +20,16 @@ export type UdpHandler = (message: Buffer, peer: UdpPeer) => Uint8Array | undefi
 /** The default ports of sockit's UDP services (SPEC §2): never answered, so two services cannot ping-pong. */
 export const SOCKIT_UDP_PORTS: ReadonlySet<number> = new Set([7007, 7037, 7038, 7039, 7123, 7195]);
 
+/**
+ * The ports this process's UDP servers are bound to, whatever they are: two
+ * services moved off their default ports (`--port`) must not ping-pong either.
+ */
+const boundUdpPorts = new Map<number, number>();
+
+function isGuardedPort(port: number): boolean {
+  return port < 1024 || SOCKIT_UDP_PORTS.has(port) || boundUdpPorts.has(port);
+}
+
 /** Reply bytes allowed beyond the request's own size (ASCII framing like "Hello, …!"). */
 const REPLY_SLACK_BYTES = 64;
 
@@ -117,6 +127,7 @@ export class UdpServer {
     if (this.options.recvBufferSize !== undefined)
       socket.setRecvBufferSize(this.options.recvBufferSize);
     this.bound = { kind: 'inet', host: address.host, port: socket.address().port };
+    boundUdpPorts.set(this.bound.port, (boundUdpPorts.get(this.bound.port) ?? 0) + 1);
     this.log.info({
       event: 'listening',
       address: `udp ${formatAddress(this.bound)}`,
@@ -129,6 +140,12 @@ export class UdpServer {
     const socket = this.socket;
     if (!socket) return;
     this.socket = undefined;
+    if (this.bound?.kind === 'inet') {
+      const port = this.bound.port;
+      const count = (boundUdpPorts.get(port) ?? 1) - 1;
+      if (count > 0) boundUdpPorts.set(port, count);
+      else boundUdpPorts.delete(port);
+    }
     await new Promise<void>((resolve) => {
       socket.close(() => {
         resolve();
@@ -143,7 +160,7 @@ export class UdpServer {
       this.stats.oversize++;
       return;
     }
-    if (rinfo.port < 1024 || SOCKIT_UDP_PORTS.has(rinfo.port)) {
+    if (isGuardedPort(rinfo.port)) {
       this.stats.loopGuarded++;
       return;
     }

@@ -83,6 +83,22 @@ describe('UDP server guards', () => {
     assert.equal(server.stats.loopGuarded, 1);
   });
 
+  it('never answers a port another UDP server of this process is bound to, whatever its number', async (t) => {
+    const { server, address } = await udpEcho(t);
+    const other = await udpEcho(t); // a second service moved off its default port
+    // Another loopback address may bind the same port number: datagrams from it carry that source port.
+    const alias = createSocket('udp4');
+    t.after(() => alias.close());
+    alias.bind(portOf(other.address), '127.0.0.2');
+    await once(alias, 'listening');
+    alias.send(Buffer.from('loop?'), portOf(address), '127.0.0.1');
+    const client = await socket(t);
+    const reply = nextMessage(client);
+    client.send(Buffer.from('fine'), portOf(address), '127.0.0.1');
+    assert.equal((await reply).toString(), 'fine');
+    assert.equal(server.stats.loopGuarded, 1);
+  });
+
   it('a reply larger than the request plus a small slack is never sent (no amplification)', async (t) => {
     const { server, address } = await udpEcho(t, {}, () => Buffer.alloc(1000));
     const client = await socket(t);

@@ -9,7 +9,7 @@ import type { Connection } from '../../transport/connection.js';
 import { FrameWriter } from '../../transport/frame-writer.js';
 import { connect, type ConnectOptions } from '../../transport/tcp-client.js';
 import { UdpClient } from '../../transport/udp-client.js';
-import { WELCOME } from './messages.js';
+import { WELCOME, helloReply, stripLineEnd, upperAsciiInPlace } from './messages.js';
 
 const WELCOME_BYTES = Buffer.from(WELCOME);
 
@@ -181,8 +181,22 @@ export class EchoUdpClient {
     );
   }
 
+  /**
+   * Sends one datagram (resent on loss) and resolves with its answer. Only an
+   * answer to *this* message is taken — upper-cased, echoed or greeted, as the
+   * server's mode may be — so a late or duplicated reply to an earlier
+   * request is ignored instead of being taken for this one.
+   */
   async request(message: Uint8Array): Promise<{ reply: Buffer; rttMs: number }> {
-    const { reply, rttMs } = await this.client.request(message, { timeoutMs: this.timeoutMs });
+    const answers = [
+      Buffer.from(upperAsciiInPlace(Buffer.from(message))),
+      Buffer.from(message),
+      helloReply(stripLineEnd(message)),
+    ];
+    const { reply, rttMs } = await this.client.request(message, {
+      timeoutMs: this.timeoutMs,
+      match: (candidate) => answers.some((answer) => answer.equals(candidate)),
+    });
     return { reply, rttMs };
   }
 

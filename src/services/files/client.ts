@@ -316,8 +316,8 @@ export class FilesClient {
       fh = await open(partialPath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
     }
     let keepPartial = true;
+    const writer = new PartialWriter(fh, offset);
     try {
-      const writer = new PartialWriter(fh, offset);
       await hashPrefix(fh, offset, [writer.sha256]);
       this.channel.send({ type: 'get', name, ...(offset > 0 ? { offset } : {}) });
       const head = fileReplySchema.safeParse(await this.next());
@@ -365,6 +365,8 @@ export class FilesClient {
       const code = err instanceof SockitError ? err.code : undefined;
       keepPartial &&= code !== undefined && RESUMABLE.has(code);
       if (keepPartial) {
+        // What arrived before the break is kept, so a resume does not fetch it again.
+        await writer.flush().catch(() => undefined);
         await fh.sync().catch(() => undefined);
       }
       await fh.close().catch(() => undefined);

@@ -90,6 +90,11 @@ export function decodeDatagram(bytes: Uint8Array, maxText = MAX_MESSENGER_TEXT):
       ts: msg.data.ts,
     };
   }
+  // What starts like one of our datagrams but does not parse is a damaged one
+  // (truncated, corrupted): dropped, never shown as a plain message from its sender.
+  if (parsed === undefined && /^\{\s*"type"\s*:\s*"(msg|ack)"/.test(text)) {
+    throw new ProtocolError('BAD_REQUEST', 'damaged messenger datagram');
+  }
   const plain = text.replace(/\r?\n$/, '');
   if (plain.length === 0) throw new ProtocolError('BAD_REQUEST', 'empty datagram');
   checkMessengerText(plain, maxText);

@@ -81,6 +81,18 @@ function measurePrecision(clock: Clock): number {
   return Math.max(-32, Math.min(0, Math.ceil(Math.log2(smallest / 1000))));
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A strftime datagram as text; empty means the default format. Not UTF-8: BAD_REQUEST (dropped). */
+function decodeFormat(message: Buffer): string {
+  if (message.length === 0) return DEFAULT_STRFTIME_FORMAT;
+  try {
+    return utf8.decode(message);
+  } catch (err) {
+    throw new ProtocolError('BAD_REQUEST', 'strftime format is not valid UTF-8', { cause: err });
+  }
+}
+
 /**
  * The time service (SPEC §2.2): RFC 868 on TCP and UDP, unix32, strftime and
  * an SNTP v4 server, each on its own port and each guarded like every sockit
@@ -216,11 +228,7 @@ export class TimeServer {
     if (message.length > MAX_STRFTIME_FORMAT) {
       throw new LimitError('DATAGRAM_TOO_LARGE', `format of ${message.length} bytes`);
     }
-    const format =
-      message.length === 0
-        ? DEFAULT_STRFTIME_FORMAT
-        : new TextDecoder('utf-8', { fatal: true }).decode(message);
-    return Buffer.from(strftime(format, this.clock()));
+    return Buffer.from(strftime(decodeFormat(message), this.clock()));
   }
 
   /**

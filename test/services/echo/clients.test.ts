@@ -227,3 +227,26 @@ test(
     t.diagnostic(`${N * ROUNDS} round trips over ${N} connections in ${elapsed.toFixed(0)} ms`);
   },
 );
+
+test('EchoUdpClient ignores a late reply to an earlier request', T, async (t) => {
+  // A server that answers each request with the previous request's reply first.
+  const server = createSocket('udp4');
+  t.after(() => server.close());
+  let previous: Buffer | undefined;
+  server.on('message', (msg, from) => {
+    if (previous) server.send(previous, from.port, from.address);
+    const reply = Buffer.from(msg.toString().toUpperCase());
+    server.send(reply, from.port, from.address);
+    previous = reply;
+  });
+  server.bind(0, '127.0.0.1');
+  await once(server, 'listening');
+  const client = await EchoUdpClient.open(
+    { kind: 'inet', host: '127.0.0.1', port: server.address().port },
+    { timeoutMs: 5_000 },
+  );
+  t.after(() => client.close());
+  assert.equal((await client.request(Buffer.from('one'))).reply.toString(), 'ONE');
+  assert.equal((await client.request(Buffer.from('two'))).reply.toString(), 'TWO');
+  assert.equal((await client.request(Buffer.from('three'))).reply.toString(), 'THREE');
+});

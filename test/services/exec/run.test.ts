@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
 import { createReadStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -230,19 +231,19 @@ describe('exec bounds: timeouts, disconnects, concurrency, output', () => {
     const first = await execClient(t, address);
     let started!: () => void;
     const isRunning = new Promise<void>((resolve) => (started = resolve));
+    // The first command waits for a line we send only after the second was refused.
+    const release = new PassThrough();
+    const stdout = new Collect();
     const slow = first.run(
-      { argv: ['sh', '-c', 'read x; echo done'] },
-      {
-        stdout: new Collect(),
-        stderr: new Collect(),
-        stdin: Buffer.from(''),
-        onStarted: () => started(),
-      },
+      { argv: ['sh', '-c', 'read x; echo "done $x"'] },
+      { stdout, stderr: new Collect(), stdin: release, onStarted: () => started() },
     );
     await isRunning;
     const second = await execClient(t, address);
     await assert.rejects(runRemote(second, { argv: ['true'] }), isCode('BUSY'));
+    release.end('go\n');
     const exit = await slow;
+    assert.equal(stdout.text, 'done go\n');
     assert.equal(exit.code, 0);
     const after = await runRemote(second, { argv: ['true'] });
     assert.equal(after.exit.code, 0);

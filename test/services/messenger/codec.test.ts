@@ -33,6 +33,24 @@ describe('messenger datagram codec', () => {
     assert.throws(() => decodeDatagram(Buffer.alloc(9000, 0x61)), { code: 'DATAGRAM_TOO_LARGE' });
   });
 
+  it('a truncated message is dropped as damaged, never shown as plain text', () => {
+    const whole = encodeMessage({ id: 'ab12', from: 'al', text: 'hello there' });
+    for (let cut = 1; cut < whole.length; cut++) {
+      const piece = whole.subarray(0, cut);
+      let decoded;
+      try {
+        decoded = decodeDatagram(piece);
+      } catch (err) {
+        assert.ok(err instanceof SockitError);
+        assert.equal(err.code, 'BAD_REQUEST');
+        continue;
+      }
+      // Only cuts too short to look like ours (`{"ty`) may pass as text.
+      assert.equal(decoded.kind, 'plain');
+      assert.ok(cut < '{"type":"msg"'.length, `cut at ${cut} shown as plain text`);
+    }
+  });
+
   it('the retransmission schedule doubles up to its cap', () => {
     const waits = [1, 2, 3, 4, 5, 6, 7].map((n) => retryDelay(DEFAULT_RETRY, n));
     assert.deepEqual(waits, [200, 400, 800, 1600, 2000, 2000, 2000]);
