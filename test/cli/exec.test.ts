@@ -6,21 +6,10 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { ExecClient, parseAddress } from '../../src/index.js';
 import { tempDir } from '../helpers/echo.js';
+import { isolatedEnv } from '../helpers/env.js';
 import { Collect } from '../helpers/exec.js';
 import { jsonLines } from '../helpers/net.js';
 import { CLI, finished, runCli, startServe } from '../helpers/proc.js';
-
-/** An environment whose config and data directories are fresh temp dirs. */
-async function isolatedEnv(t: TestContext): Promise<NodeJS.ProcessEnv> {
-  const home = await tempDir(t);
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    XDG_CONFIG_HOME: join(home, 'config'),
-    XDG_DATA_HOME: join(home, 'data'),
-  };
-  delete env.SOCKIT_TOKEN;
-  return env;
-}
 
 async function serveExec(
   t: TestContext,
@@ -36,7 +25,7 @@ async function serveExec(
   return {
     env,
     host: tcp,
-    tokenPath: join(env.XDG_CONFIG_HOME as string, 'sockit', 'token'),
+    tokenPath: join(env.XDG_CONFIG_HOME, 'sockit', 'token'),
     proc,
   };
 }

@@ -3,21 +3,10 @@ import { spawn } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { tempDir } from '../helpers/echo.js';
+import { isolatedEnv } from '../helpers/env.js';
 import { jsonLines } from '../helpers/net.js';
 import { CLI, LogProcess, runCli, startServe } from '../helpers/proc.js';
 import { requireTool } from '../helpers/tools.js';
-
-async function isolatedEnv(t: TestContext): Promise<NodeJS.ProcessEnv> {
-  const home = await tempDir(t);
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    XDG_CONFIG_HOME: join(home, 'config'),
-    XDG_DATA_HOME: join(home, 'data'),
-  };
-  delete env.SOCKIT_TOKEN;
-  return env;
-}
 
 /** `serve SERVICE --tls --port 0`: its address and the fingerprint it logged. */
 async function serveTls(
@@ -35,7 +24,7 @@ describe('sockit serve --tls and the TLS clients', () => {
     const env = await isolatedEnv(t);
     const { fingerprint, proc } = await serveTls(t, 'echo', env);
     assert.match(fingerprint, /^SHA256:([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
-    const dir = join(env.XDG_CONFIG_HOME as string, 'sockit', 'tls');
+    const dir = join(env.XDG_CONFIG_HOME, 'sockit', 'tls');
     assert.equal((await stat(join(dir, 'key.pem'))).mode & 0o777, 0o600);
     assert.equal((await stat(join(dir, 'cert.pem'))).mode & 0o777, 0o600);
     const first = await proc.waitFor((r) => r.event === 'tls');
@@ -59,10 +48,7 @@ describe('sockit serve --tls and the TLS clients', () => {
     const tofu = await runCli(t, ['echo', '--trust-on-first-use', host, 'hi'], { env });
     assert.equal(tofu.stdout, 'HI\n');
     assert.match(tofu.stderr, /trusting .* on first use/);
-    const known = await readFile(
-      join(env.XDG_CONFIG_HOME as string, 'sockit', 'known_hosts'),
-      'utf8',
-    );
+    const known = await readFile(join(env.XDG_CONFIG_HOME, 'sockit', 'known_hosts'), 'utf8');
     assert.ok(known.includes(fingerprint));
     const later = await runCli(t, ['echo', '--tls', host, 'again'], { env });
     assert.equal(later.stdout, 'AGAIN\n');
@@ -83,6 +69,22 @@ describe('sockit serve --tls and the TLS clients', () => {
     const exposed = await runCli(t, ['serve', 'exec', '--host', '0.0.0.0', '--port', '0'], { env });
     assert.equal(exposed.code, 2);
     assert.match(exposed.stderr, /TLS_REQUIRED/);
+  });
+
+  it('chat over TLS: the message a bot says comes back as an event', async (t) => {
+    const env = await isolatedEnv(t);
+    const { host, fingerprint } = await serveTls(t, 'chat', env);
+    const result = await runCli(
+      t,
+      ['chat', '--fingerprint', fingerprint, host, '--nick', 'bot', '--json'],
+      { env, input: '{"type":"say","text":"sealed hello"}\n' },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const events = jsonLines(result.stdout);
+    assert.ok(events.some((e) => e.type === 'message' && e.text === 'sealed hello'));
+    const plain = await runCli(t, ['chat', host, '--json'], { env, input: '' });
+    assert.equal(plain.code, 1);
+    assert.ok(jsonLines(plain.stdout).some((e) => e.code === 'NOT_TLS'));
   });
 
   it('connect --tls talks to listen --tls', async (t) => {
