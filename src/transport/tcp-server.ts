@@ -257,9 +257,7 @@ export class TcpServer {
     }
     this.live.add(conn);
     this.log.info({ event: 'connect', conn: conn.id, remote });
-    conn.onClosed((info) => {
-      this.forget(conn, info);
-    });
+    conn.onClosed(this.forgetClosed); // one listener for every connection, not a closure each
     onConnection(conn);
   }
 
@@ -270,6 +268,10 @@ export class TcpServer {
     const host = socket.remoteAddress;
     return host !== undefined && allowPeer(normalizeHost(host), socket.remotePort ?? 0);
   }
+
+  private readonly forgetClosed = (info: CloseInfo, conn: Connection): void => {
+    this.forget(conn, info);
+  };
 
   private forget(conn: Connection, info: CloseInfo): void {
     this.live.delete(conn);

@@ -12,7 +12,7 @@ export async function isolatedEnv(
   prefix = 'sockit-env-',
 ): Promise<NodeJS.ProcessEnv & { XDG_CONFIG_HOME: string; XDG_DATA_HOME: string }> {
   const home = await tempDir(t, prefix);
-  const env = {
+  const env: NodeJS.ProcessEnv & { XDG_CONFIG_HOME: string; XDG_DATA_HOME: string } = {
     ...process.env,
     XDG_CONFIG_HOME: join(home, 'config'),
     XDG_DATA_HOME: join(home, 'data'),

@@ -58,12 +58,15 @@ export class EchoServer {
   private readonly udp: UdpServer;
   private readonly log: Logger;
   private listening: { tcp?: Address; udp?: Address } = {};
+  /** What every connection's EchoSession needs, shared. */
+  private readonly session: SessionConfig;
 
   constructor(options: EchoServerOptions = {}) {
     this.framing = options.framing ?? 'auto';
     this.reply = options.reply ?? 'upper';
     this.maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME;
     this.log = (options.logger ?? silentLogger).child({ service: 'echo' });
+    this.session = { reply: this.reply, maxFrame: this.maxFrame, log: this.log };
     this.tcp = new TcpServer(
       (conn) => {
         this.serve(conn);
@@ -118,95 +121,12 @@ export class EchoServer {
   }
 
   private serve(conn: Connection): void {
-    let handlers: ConnectionHandlers | undefined;
-    const choose = (mode: ResolvedFraming): ConnectionHandlers => {
-      handlers = mode === 'raw' ? this.rawHandlers(conn) : this.framedHandlers(conn, mode);
-      this.log.debug({ event: 'framing', conn: conn.id, framing: mode });
-      return handlers;
-    };
+    const session = new EchoSession(this.session, conn);
     // A greeting service speaks first, so it cannot wait for the first byte (SPEC §1.3).
-    if (this.framing !== 'auto') choose(this.framing);
-    else if (this.reply === 'hello') choose('raw');
-    conn.start({
-      data: (chunk) => {
-        (handlers ?? choose(detectFraming(chunk[0] ?? 0, this.maxFrame))).data(chunk);
-      },
-      end: () => {
-        if (handlers?.end) handlers.end();
-        else conn.end();
-      },
-      inMessage: () => handlers?.inMessage?.() ?? false,
-      notice,
-    });
-    if (this.reply === 'hello' && handlers) this.greet(conn, handlers);
-  }
-
-  private greet(
-    conn: Connection,
-    handlers: ConnectionHandlers & { send?: (b: Uint8Array) => void },
-  ): void {
-    if (handlers.send) handlers.send(Buffer.from(WELCOME));
-    else conn.write(Buffer.from(`${WELCOME}\n`));
-  }
-
-  private framedHandlers(
-    conn: Connection,
-    byteOrder: 'u32be' | 'u32le',
-  ): ConnectionHandlers & { send: (b: Uint8Array) => void } {
-    const writer = new FrameWriter(conn, { byteOrder, maxFrame: this.maxFrame });
-    const reply = this.reply;
-    const decoder = new FrameDecoder(
-      (payload) => {
-        if (reply === 'upper') writer.send(upperAsciiInPlace(payload));
-        else if (reply === 'echo') writer.send(payload);
-        else if (isExit(payload)) {
-          writer.flush();
-          conn.end();
-          return false;
-        } else writer.send(helloReply(payload));
-        return true;
-      },
-      { byteOrder, maxFrame: this.maxFrame },
-    );
-    return {
-      data: (chunk) => {
-        decoder.push(chunk);
-      },
-      end: () => {
-        decoder.end(); // INCOMPLETE if the peer stopped mid-frame
-        writer.flush();
-        conn.end();
-      },
-      inMessage: () => decoder.inFrame,
-      send: (payload) => {
-        writer.send(payload);
-      },
-    };
-  }
-
-  private rawHandlers(conn: Connection): ConnectionHandlers {
-    if (this.reply !== 'hello') {
-      const upper = this.reply === 'upper';
-      // Socket chunks are ours alone, so upper-casing in place saves a copy.
-      return { data: (chunk) => conn.write(upper ? upperAsciiInPlace(chunk) : chunk) };
-    }
-    const lines = new LineDecoder((line) => {
-      if (isExit(line)) {
-        conn.end();
-        return;
-      }
-      conn.write(Buffer.concat([helloReply(line), Buffer.from('\n')]));
-    });
-    return {
-      data: (chunk) => {
-        lines.push(chunk);
-      },
-      end: () => {
-        lines.end();
-        conn.end();
-      },
-      inMessage: () => lines.bufferedBytes > 0,
-    };
+    if (this.framing !== 'auto') session.choose(this.framing);
+    else if (this.reply === 'hello') session.choose('raw');
+    conn.start(session);
+    if (this.reply === 'hello') session.greet();
   }
 
   private answerDatagram(message: Buffer): Uint8Array | undefined {
@@ -219,5 +139,137 @@ export class EchoServer {
         // UDP has no connection to close: `exit` just gets no answer.
         return isExit(message) ? undefined : helloReply(stripLineEnd(message));
     }
+  }
+}
+
+/** The server's settings every connection reads. */
+interface SessionConfig {
+  readonly reply: ReplyMode;
+  readonly maxFrame: number;
+  readonly log: Logger;
+}
+
+/**
+ * The framed side of one connection: its FrameDecoder, with the reply as the
+ * frame handler (`answerFrame`, shared by all connections: the decoder calls
+ * it as its own method, so no closure per connection), and its FrameWriter.
+ */
+class FramedEcho extends FrameDecoder {
+  readonly conn: Connection;
+  readonly writer: FrameWriter;
+  readonly reply: ReplyMode;
+
+  constructor(conn: Connection, byteOrder: 'u32be' | 'u32le', config: SessionConfig) {
+    super(answerFrame, { byteOrder, maxFrame: config.maxFrame });
+    this.conn = conn;
+    this.writer = new FrameWriter(conn, { byteOrder, maxFrame: config.maxFrame });
+    this.reply = config.reply;
+  }
+}
+
+/** Decodes one socket read and writes all its replies at once, when it is done. */
+function pushFrames(frames: FramedEcho, chunk: Buffer): void {
+  const writer = frames.writer;
+  writer.hold();
+  try {
+    frames.push(chunk);
+  } catch (err) {
+    writer.release(false); // the connection fails: leave the replies to the usual microtask
+    throw err;
+  }
+  writer.release();
+}
+
+function answerFrame(this: FramedEcho, payload: Buffer): boolean {
+  const reply = this.reply;
+  if (reply === 'upper') this.writer.send(upperAsciiInPlace(payload));
+  else if (reply === 'echo') this.writer.send(payload);
+  else if (isExit(payload)) {
+    this.writer.flush();
+    this.conn.end();
+    return false;
+  } else this.writer.send(helloReply(payload));
+  return true;
+}
+
+/**
+ * One echo connection's handlers, as methods on one object per connection
+ * rather than a set of closures: 10 000 idle connections are a use case
+ * (docs/PERFORMANCE.md). The framing is decided by the first byte (`auto`)
+ * or up front; then framed connections go to their FramedEcho, raw ones are
+ * written back as they come, or, in hello mode, cut into lines.
+ */
+class EchoSession implements ConnectionHandlers {
+  private readonly config: SessionConfig;
+  private readonly conn: Connection;
+  private decided = false;
+  private frames: FramedEcho | undefined;
+  private lines: LineDecoder | undefined;
+
+  constructor(config: SessionConfig, conn: Connection) {
+    this.config = config;
+    this.conn = conn;
+  }
+
+  choose(mode: ResolvedFraming): void {
+    this.decided = true;
+    if (mode !== 'raw') this.frames = new FramedEcho(this.conn, mode, this.config);
+    else if (this.config.reply === 'hello') this.lines = this.helloLines();
+    this.config.log.debug({ event: 'framing', conn: this.conn.id, framing: mode });
+  }
+
+  data(chunk: Buffer): void {
+    const frames = this.frames;
+    if (frames !== undefined) {
+      pushFrames(frames, chunk);
+      return;
+    }
+    if (!this.decided) {
+      this.choose(detectFraming(chunk[0] ?? 0, this.config.maxFrame));
+      if (this.frames !== undefined) {
+        pushFrames(this.frames, chunk);
+        return;
+      }
+    }
+    if (this.lines !== undefined) this.lines.push(chunk);
+    // Socket chunks are ours alone, so upper-casing in place saves a copy.
+    else this.conn.write(this.config.reply === 'upper' ? upperAsciiInPlace(chunk) : chunk);
+  }
+
+  end(): void {
+    if (this.frames !== undefined) {
+      this.frames.end(); // INCOMPLETE if the peer stopped mid-frame
+      this.frames.writer.flush();
+    } else if (this.lines !== undefined) {
+      this.lines.end();
+    }
+    this.conn.end();
+  }
+
+  inMessage(): boolean {
+    if (this.frames !== undefined) return this.frames.inFrame;
+    return this.lines !== undefined && this.lines.bufferedBytes > 0;
+  }
+
+  notice(error: SockitError): Buffer {
+    return notice(error);
+  }
+
+  /** The hello-mode welcome, in the connection's framing (called once the framing is known). */
+  greet(): void {
+    if (!this.decided) return;
+    if (this.frames !== undefined) this.frames.writer.send(Buffer.from(WELCOME));
+    else this.conn.write(Buffer.from(`${WELCOME}\n`));
+  }
+
+  private helloLines(): LineDecoder {
+    const conn = this.conn;
+    return new LineDecoder((line) => {
+      if (isExit(line)) {
+        conn.end();
+        return;
+      }
+      conn.write(Buffer.concat([helloReply(line), Buffer.from('\n')]));
+    });
   }
 }
