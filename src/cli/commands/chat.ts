@@ -179,7 +179,9 @@ async function runInteractive(
 async function chat(target: string, options: ChatOptions): Promise<void> {
   const out = new Output(options.json);
   const interactive = !options.json && process.stdin.isTTY && process.stdout.isTTY;
-  const colors = pc.createColors(interactive && !process.env.NO_COLOR);
+  // `isTTY` is undefined (not false) on a pipe, and createColors(undefined)
+  // means "detect", which says yes under CI=true: hand it a real boolean.
+  const colors = pc.createColors(interactive ? !process.env.NO_COLOR : false);
   const rl = interactive
     ? createInterface({ input: process.stdin, output: process.stdout, terminal: true })
     : undefined;

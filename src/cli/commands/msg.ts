@@ -189,7 +189,9 @@ async function msg(
   const oneShot = target !== undefined && words.length > 0;
   const port = options.port ?? (oneShot ? 0 : MESSENGER_PORT);
   const interactive = !oneShot && !options.json && process.stdin.isTTY && process.stdout.isTTY;
-  const colors = pc.createColors(interactive && !process.env.NO_COLOR);
+  // `isTTY` is undefined (not false) on a pipe, and createColors(undefined)
+  // means "detect", which says yes under CI=true: hand it a real boolean.
+  const colors = pc.createColors(interactive ? !process.env.NO_COLOR : false);
   const peer = await MessengerPeer.bind(
     { kind: 'inet', host: options.host, port },
     {
