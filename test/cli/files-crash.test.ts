@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { watch } from 'node:fs';
-import { readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import {
@@ -13,7 +13,8 @@ import {
   type Address,
   type EnvelopeHeader,
 } from '../../src/index.js';
-import { captureLogger, tempDir } from '../helpers/echo.js';
+import { captureLogger } from '../helpers/echo.js';
+import { tokenWorld, type TokenWorld } from '../helpers/env.js';
 import { LOOPBACK, jsonLines } from '../helpers/net.js';
 import { CLI, LogProcess, runCli, startServe } from '../helpers/proc.js';
 import { makeFile, rawChannel, sha256File } from '../services/files/helpers.js';
@@ -21,19 +22,8 @@ import { makeFile, rawChannel, sha256File } from '../services/files/helpers.js';
 const TOKEN = 'crash-test-token-0123456789abcdef';
 const MiB = 1024 * 1024;
 
-async function world(
-  t: TestContext,
-): Promise<{ dir: string; env: NodeJS.ProcessEnv; tokenFile: string; root: string }> {
-  const dir = await tempDir(t, 'sockit-files-crash-');
-  const env = {
-    ...process.env,
-    XDG_CONFIG_HOME: join(dir, 'config'),
-    XDG_DATA_HOME: join(dir, 'data'),
-    SOCKIT_TOKEN: '',
-  };
-  const tokenFile = join(dir, 'token');
-  await writeFile(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-  return { dir, env, tokenFile, root: join(dir, 'root') };
+function world(t: TestContext): Promise<TokenWorld> {
+  return tokenWorld(t, TOKEN, 'sockit-files-crash-');
 }
 
 function partialPath(root: string, name: string): string {

@@ -3,7 +3,7 @@ import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FilesClient, parseAddress } from '../../src/index.js';
-import { tempDir } from '../helpers/echo.js';
+import { tokenWorld } from '../helpers/env.js';
 import { startServe } from '../helpers/proc.js';
 import { makeFile, sha256File } from '../services/files/helpers.js';
 
@@ -21,16 +21,7 @@ test(
   '1 GiB round trip: byte-identical, server RSS growth under 64 MB',
   { timeout: 120_000 },
   async (t) => {
-    const dir = await tempDir(t, 'sockit-files-large-');
-    const env = {
-      ...process.env,
-      XDG_CONFIG_HOME: join(dir, 'config'),
-      XDG_DATA_HOME: join(dir, 'data'),
-      SOCKIT_TOKEN: '',
-    };
-    const tokenFile = join(dir, 'token');
-    await writeFile(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-    const w = { dir, env, tokenFile, root: join(dir, 'root') };
+    const w = await tokenWorld(t, TOKEN, 'sockit-files-large-');
     const { proc, tcp } = await startServe(
       t,
       ['files', '--port', '0', '--root', w.root, '--token-file', w.tokenFile],

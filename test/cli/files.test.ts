@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { tempDir } from '../helpers/echo.js';
+import { tokenWorld, type TokenWorld } from '../helpers/env.js';
 import { jsonLines } from '../helpers/net.js';
 import { CLI, run, runCli, startServe, type RunResult } from '../helpers/proc.js';
 import { requireTool } from '../helpers/tools.js';
@@ -11,20 +11,8 @@ import { requireTool } from '../helpers/tools.js';
 const T = { timeout: 30_000 };
 const TOKEN = 'cli-test-token-0123456789abcdef';
 
-/** A scratch world: XDG dirs of its own (the real ~/.config is never touched) and a token file. */
-async function world(
-  t: TestContext,
-): Promise<{ dir: string; env: NodeJS.ProcessEnv; tokenFile: string; root: string }> {
-  const dir = await tempDir(t, 'sockit-files-cli-');
-  const env = {
-    ...process.env,
-    XDG_CONFIG_HOME: join(dir, 'config'),
-    XDG_DATA_HOME: join(dir, 'data'),
-    SOCKIT_TOKEN: '',
-  };
-  const tokenFile = join(dir, 'token');
-  await writeFile(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-  return { dir, env, tokenFile, root: join(dir, 'root') };
+function world(t: TestContext): Promise<TokenWorld> {
+  return tokenWorld(t, TOKEN, 'sockit-files-cli-');
 }
 
 function ok(r: RunResult): void {

@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { tempDir } from './echo.js';
@@ -19,4 +20,33 @@ export async function isolatedEnv(
   };
   delete env.SOCKIT_TOKEN;
   return env;
+}
+
+export interface TokenWorld {
+  /** The scratch directory holding everything below. */
+  dir: string;
+  /** An isolated environment (see isolatedEnv), SOCKIT_TOKEN unset. */
+  env: NodeJS.ProcessEnv;
+  /** A 0600 file holding `token`, for --token-file. */
+  tokenFile: string;
+  /** A storage root for the files service (not created). */
+  root: string;
+}
+
+/** A scratch world for CLI tests of exec and files: XDG dirs of its own and a token file. */
+export async function tokenWorld(
+  t: TestContext,
+  token: string,
+  prefix = 'sockit-world-',
+): Promise<TokenWorld> {
+  const dir = await tempDir(t, prefix);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    XDG_CONFIG_HOME: join(dir, 'config'),
+    XDG_DATA_HOME: join(dir, 'data'),
+  };
+  delete env.SOCKIT_TOKEN;
+  const tokenFile = join(dir, 'token');
+  await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
+  return { dir, env, tokenFile, root: join(dir, 'root') };
 }
