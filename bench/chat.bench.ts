@@ -17,13 +17,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
-import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { formatCount, formatNumber, formatRatio, median, spread, textTable } from './stats.js';
+import { compileChildren } from './children.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -61,25 +61,6 @@ const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => {
     setTimeout(resolve, ms);
   });
-
-/** The children run as plain JS on plain node (type erasure only), like the echo bench's. */
-async function compileChildren(): Promise<void> {
-  const ts = (await import('typescript')).default;
-  for (const file of CHILD_SOURCES) {
-    const source = await readFile(`${BENCH_DIR}${file}`, 'utf8');
-    const { outputText } = ts.transpileModule(source, {
-      fileName: file,
-      compilerOptions: {
-        module: ts.ModuleKind.ESNext,
-        target: ts.ScriptTarget.ES2022,
-        verbatimModuleSyntax: true,
-      },
-    });
-    const out = `${JS_DIR}/${file.replace(/\.ts$/, '.js')}`;
-    await mkdir(dirname(out), { recursive: true });
-    await writeFile(out, outputText);
-  }
-}
 
 async function startServer(kind: Kind): Promise<{ child: ChildProcess; port: number }> {
   const prof = values['cpu-prof']
@@ -293,7 +274,7 @@ async function run(kind: Kind): Promise<RunResult> {
 }
 
 async function main(): Promise<void> {
-  await compileChildren();
+  await compileChildren(BENCH_DIR, JS_DIR, CHILD_SOURCES);
   console.error(
     `chat fan-out bench: ${CLIENTS} clients in one room, 1 sender, ${WINDOW} messages in flight, ` +
       `${TEXT_BYTES} B texts; ${ROUNDS} rounds × ${MEASURE_MS} ms after ${WARMUP_MS} ms warm-up`,

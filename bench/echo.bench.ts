@@ -18,7 +18,6 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, release, totalmem } from 'node:os';
-import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type {
@@ -44,6 +43,7 @@ import {
   spread,
   textTable,
 } from './stats.js';
+import { compileChildren } from './children.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -254,30 +254,6 @@ function nextMessage<T>(
 }
 
 const children = new Set<ChildProcess>();
-
-/**
- * Servers and the load generator run as plain JS on plain `node`, with no
- * loader: a TypeScript loader (tsx) also rewrites the imported dist/ modules,
- * turning every cross-module call into a getter call, and runs a loader thread
- * in each process. Type erasure only; `npm run typecheck` checks the sources.
- */
-async function compileChildren(): Promise<void> {
-  const ts = (await import('typescript')).default;
-  for (const file of CHILD_SOURCES) {
-    const source = await readFile(`${BENCH_DIR}${file}`, 'utf8');
-    const { outputText } = ts.transpileModule(source, {
-      fileName: file,
-      compilerOptions: {
-        module: ts.ModuleKind.ESNext,
-        target: ts.ScriptTarget.ES2022,
-        verbatimModuleSyntax: true,
-      },
-    });
-    const out = `${JS_DIR}/${file.replace(/\.ts$/, '.js')}`;
-    await mkdir(dirname(out), { recursive: true });
-    await writeFile(out, outputText);
-  }
-}
 
 function spawnChild(script: string, args: string[], extraExecArgv: string[] = []): ChildProcess {
   const child = fork(script, args, {
@@ -924,7 +900,7 @@ interface Saved {
 async function measureAll(options: Options): Promise<Saved> {
   const m = machine();
   log(`sockit echo bench: ${m.cpus} CPUs, Node ${m.node}, ${options.quick ? 'quick' : 'full'} run`);
-  await compileChildren();
+  await compileChildren(BENCH_DIR, JS_DIR, CHILD_SOURCES);
   m.backgroundBefore = await backgroundLoad(1_000);
   if (m.backgroundBefore > 10) {
     log(

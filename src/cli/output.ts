@@ -1,18 +1,9 @@
-import { SockitError, UsageError } from '../index.js';
+import { SockitError, UsageError, escapeText } from '../index.js';
 
 /** SPEC §3 exit codes. exec will add the remote code. */
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
-
-/** Control characters (C0, DEL, C1) as \xNN, so remote text cannot move a cursor or recolour. */
-export function escapeControl(text: string): string {
-  return text.replace(
-    // eslint-disable-next-line no-control-regex
-    /[\u0000-\u001f\u007f-\u009f]/g,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
-  );
-}
 
 /** Prints results for people, or as JSON lines with --json. */
 export class Output {
@@ -29,7 +20,7 @@ export class Output {
     const known = err instanceof SockitError;
     const code = known ? err.code : 'INTERNAL';
     // A message may quote a server or a file name: never let it drive the terminal.
-    const message = escapeControl(err instanceof Error ? err.message : String(err));
+    const message = escapeText(err instanceof Error ? err.message : String(err));
     if (this.json) process.stdout.write(`${JSON.stringify({ type: 'error', code, message })}\n`);
     else process.stderr.write(`sockit: ${message}${known ? ` (${code})` : ''}\n`);
     if (!known && process.env.SOCKIT_DEBUG) process.stderr.write(`${(err as Error).stack ?? ''}\n`);

@@ -1,4 +1,4 @@
-import { clearLine, createInterface, cursorTo, type Interface } from 'node:readline';
+import { createInterface, type Interface } from 'node:readline';
 import { Command } from 'commander';
 import pc from 'picocolors';
 import {
@@ -16,6 +16,7 @@ import {
 import { parseDuration } from '../options.js';
 import { EXIT_OK, Output } from '../output.js';
 import { addTlsClientOptions, tlsOption, type TlsCliOptions } from '../tls-options.js';
+import { printer } from '../terminal.js';
 
 interface ChatOptions extends TlsCliOptions {
   nick?: string;
@@ -77,20 +78,6 @@ export function describeChatEvent(
     case 'pong':
       return undefined;
   }
-}
-
-/**
- * Prints above the line being typed: clear it, print, redraw the prompt with
- * what was typed so far (readline keeps it in `rl.line`) and the cursor where it was.
- */
-function printer(rl: Interface | undefined): (line: string) => void {
-  if (!rl) return (line) => process.stdout.write(`${line}\n`);
-  return (line) => {
-    clearLine(process.stdout, 0);
-    cursorTo(process.stdout, 0);
-    process.stdout.write(`${line}\n`);
-    rl.prompt(true);
-  };
 }
 
 async function runJson(client: ChatClient, out: Output): Promise<void> {

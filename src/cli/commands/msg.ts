@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { clearLine, createInterface, cursorTo, type Interface } from 'node:readline';
+import { createInterface } from 'node:readline';
 import { Command } from 'commander';
 import pc from 'picocolors';
 import {
@@ -17,6 +17,7 @@ import {
 } from '../../index.js';
 import { integerIn } from '../options.js';
 import { EXIT_FAILURE, EXIT_OK, Output } from '../output.js';
+import { printer } from '../terminal.js';
 
 interface MsgOptions {
   host: string;
@@ -34,7 +35,7 @@ const HELP = [
   '/msg TARGET TEXT  send one message',
   '/contacts         list contacts',
   '/quit             leave (also end of input)',
-  'any other line goes to the current target (at first: whoever wrote to you last)',
+  'every other line goes to the current target (at first: whoever wrote to you last)',
 ];
 
 function collect(value: string, previous: string[]): string[] {
@@ -59,16 +60,6 @@ async function loadContacts(options: MsgOptions): Promise<Map<string, UdpPeer>> 
     contacts.set(name, peer);
   }
   return contacts;
-}
-
-function printer(rl: Interface | undefined): (line: string) => void {
-  if (!rl) return (line) => process.stdout.write(`${line}\n`);
-  return (line) => {
-    clearLine(process.stdout, 0);
-    cursorTo(process.stdout, 0);
-    process.stdout.write(`${line}\n`);
-    rl.prompt(true);
-  };
 }
 
 /** A messenger peer reading what to send from stdin and printing what arrives. */
@@ -288,7 +279,7 @@ export function msgCommand(): Command {
     .option('--host <host>', 'interface to bind', '127.0.0.1')
     .option(
       '-p, --port <port>',
-      `UDP port to bind (default ${MESSENGER_PORT}; one-shot: any free port)`,
+      `UDP port to bind (default ${MESSENGER_PORT}; one-shot: a free port the OS picks)`,
       integerIn(0, 65535),
     )
     .option('--name <name>', 'the name to send as "from"')

@@ -169,7 +169,7 @@ export class MessengerPeer {
     });
   }
 
-  /** Binds `address` (port 0: any free port) and starts receiving. */
+  /** Binds `address` (port 0: a free port the OS picks) and starts receiving. */
   static async bind(address: Address, options: MessengerPeerOptions = {}): Promise<MessengerPeer> {
     const endpoint = await UdpEndpoint.bind(address);
     return new MessengerPeer(endpoint, options);
@@ -203,7 +203,7 @@ export class MessengerPeer {
     }
   }
 
-  /** The contact name of an address, if any. */
+  /** The contact name of an address, when it has one. */
   contactOf(peer: UdpPeer): string | undefined {
     return this.byAddress.get(peerKey(peer));
   }
