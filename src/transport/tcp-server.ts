@@ -239,7 +239,9 @@ export class TcpServer {
     if (!this.allowed(socket)) {
       this.log.warn({ event: 'refused', remote, code: 'ACCESS_DENIED' });
       socket.on('error', () => undefined);
-      socket.destroy();
+      // A reset, like a firewall's reject: a plain close would race the
+      // client's first bytes, so it would see either a clean EOF or a reset.
+      socket.resetAndDestroy();
       this.options.onRefused?.(remote, new LimitError('ACCESS_DENIED', 'not allowed to connect'));
       return;
     }

@@ -97,10 +97,12 @@ describe('sockit connect / listen: relaying', () => {
     assert.equal((await b.result).code, 0);
   });
 
-  it('--allow: a refused client is reported with -v and gets nothing', T, async (t) => {
+  it('--allow: a refused client is reset, reported with -v, and gets nothing', T, async (t) => {
     const { proc, address } = await startListen(t, ['-k', '--allow', '10.0.0.0/8', '127.0.0.1:0']);
     const client = await runCli(t, ['connect', address], { input: 'knock knock\n' });
-    assertOk(client, 'connect (closed by the peer, not an error)');
+    assert.equal(client.code, 1, `connect: exit ${client.code}, stderr: ${client.stderr}`);
+    // Reset on accept; a client that was still writing sees its write fail instead.
+    assert.match(client.stderr, /\((CONNECTION_RESET|CONNECTION_CLOSED)\)\n$/);
     assert.equal(client.stdout, '');
     const refused = await proc.stderrMatch(/sockit: refused (\S+): (.*)\n/);
     assert.match(refused[0], /127\.0\.0\.1 is not in --allow \(ACCESS_DENIED\)/);
