@@ -14,7 +14,7 @@
  * sockit/baseline run by run, and reports medians and sockit/baseline ratios.
  * A trivial pipe server measures the load generator's own ceiling.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, release, totalmem } from 'node:os';
@@ -23,8 +23,6 @@ import { parseArgs } from 'node:util';
 import type {
   IdleCheckResult,
   IdleOpenResult,
-  LoadCommand,
-  LoadReply,
   MemorySnapshot,
   RunResult,
   RunSpec,
@@ -43,7 +41,13 @@ import {
   spread,
   textTable,
 } from './stats.js';
-import { compileChildren } from './children.js';
+import {
+  LoadGenerator,
+  compileChildren,
+  killChildren,
+  nextMessage,
+  spawnChild,
+} from './children.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -217,55 +221,6 @@ const sleep = (ms: number): Promise<void> =>
     setTimeout(resolve, ms);
   });
 
-/**
- * Waits for the next IPC message from `child` that `pick` accepts. Fails if
- * the child exits first or nothing comes within `timeoutMs`: a bench that
- * hangs is worse than one that stops with an error.
- */
-function nextMessage<T>(
-  child: ChildProcess,
-  pick: (message: unknown) => T | undefined,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (message: unknown): void => {
-      const picked = pick(message);
-      if (picked === undefined) return;
-      cleanup();
-      resolve(picked);
-    };
-    const onExit = (code: number | null): void => {
-      cleanup();
-      reject(new Error(`${what}: child exited (${code ?? 'signal'})`));
-    };
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error(`${what}: no answer within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const cleanup = (): void => {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-    };
-    child.on('message', onMessage);
-    child.on('exit', onExit);
-  });
-}
-
-const children = new Set<ChildProcess>();
-
-function spawnChild(script: string, args: string[], extraExecArgv: string[] = []): ChildProcess {
-  const child = fork(script, args, {
-    cwd: ROOT,
-    execArgv: ['--expose-gc', ...extraExecArgv],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-
 class ServerProcess {
   private constructor(
     readonly kind: ServerKind,
@@ -331,46 +286,6 @@ class ServerProcess {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
     await exited;
     clearTimeout(timer);
-  }
-}
-
-class LoadGenerator {
-  private readonly child = spawnChild(LOADGEN_SCRIPT, []);
-
-  private async ask(command: LoadCommand): Promise<LoadReply> {
-    const reply = nextMessage(this.child, (m) => m as LoadReply, command.cmd);
-    this.child.send(command);
-    const answer = await reply;
-    if (!answer.ok) throw new Error(`load generator: ${answer.error}`);
-    return answer;
-  }
-
-  async run(spec: RunSpec): Promise<RunResult> {
-    const reply = await this.ask({ cmd: 'run', spec });
-    if (!('result' in reply)) throw new Error('load generator: unexpected reply');
-    return reply.result;
-  }
-
-  async idleOpen(port: number, connections: number): Promise<IdleOpenResult> {
-    const reply = await this.ask({ cmd: 'idle-open', port, connections, frameSize: 64 });
-    if (!('idleOpen' in reply)) throw new Error('load generator: unexpected reply');
-    return reply.idleOpen;
-  }
-
-  async idleCheck(): Promise<IdleCheckResult> {
-    const reply = await this.ask({ cmd: 'idle-check' });
-    if (!('idleCheck' in reply)) throw new Error('load generator: unexpected reply');
-    return reply.idleCheck;
-  }
-
-  async idleClose(): Promise<void> {
-    await this.ask({ cmd: 'idle-close' });
-  }
-
-  async exit(): Promise<void> {
-    const exited = once(this.child, 'exit');
-    this.child.send({ cmd: 'exit' } satisfies LoadCommand);
-    await exited;
   }
 }
 
@@ -907,7 +822,7 @@ async function measureAll(options: Options): Promise<Saved> {
       `warning: other processes use ${m.backgroundBefore.toFixed(0)}% of the CPUs: expect noisy numbers`,
     );
   }
-  const loadgen = new LoadGenerator();
+  const loadgen = new LoadGenerator(LOADGEN_SCRIPT);
   const results: ScenarioResult[] = [];
   let idle: IdleRun[] = [];
   try {
@@ -985,7 +900,7 @@ async function main(): Promise<void> {
 }
 
 const stopChildren = (): void => {
-  for (const c of children) c.kill('SIGKILL');
+  killChildren();
 };
 process.on('SIGINT', () => {
   stopChildren();

@@ -1,7 +1,8 @@
 /**
- * The load generator: plain node:net, loopback only, bounded in connections
- * and time, and cheap per message so that the server is what is measured
- * (bench/echo.bench.ts checks that against a trivial pipe server).
+ * The load generator: plain node:net (node:tls for the TLS bench), loopback
+ * only, bounded in connections and time, and cheap per message so that the
+ * server is what is measured (bench/echo.bench.ts checks that against a
+ * trivial pipe server).
  *
  * Modes:
  * - pipeline: each connection keeps `windowFrames` frames in flight, sent in
@@ -16,6 +17,7 @@
  * the orchestrator (IPC); it never listens, and only connects to 127.0.0.1.
  */
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type {
   IdleCheckResult,
   IdleOpenResult,
@@ -125,30 +127,34 @@ interface Client {
   onBytes: OnBytes;
 }
 
-function openSocket(port: number): Promise<Client> {
+function openSocket(port: number, tls = false): Promise<Client> {
   return new Promise((resolve, reject) => {
     const client: Client = { socket: undefined as unknown as Socket, onBytes: () => undefined };
-    const socket = connect({
-      host: HOST,
-      port,
-      onread: {
-        buffer: READ_BUFFER,
-        callback: (n, buf) => {
-          client.onBytes(buf as Buffer, n);
-          return true;
-        },
-      },
-    });
+    // A TLSSocket has no `onread`: its decrypted reads come as 'data' chunks.
+    const socket = tls
+      ? tlsConnect({ host: HOST, port, rejectUnauthorized: false, ALPNProtocols: ['sockit/1'] })
+      : connect({
+          host: HOST,
+          port,
+          onread: {
+            buffer: READ_BUFFER,
+            callback: (n, buf) => {
+              client.onBytes(buf as Buffer, n);
+              return true;
+            },
+          },
+        });
+    if (tls) socket.on('data', (chunk: Buffer) => client.onBytes(chunk, chunk.length));
     client.socket = socket;
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error('connect timed out'));
     }, ROUND_TRIP_TIMEOUT_MS);
-    socket.once('error', (err) => {
+    socket.once('error', (err: Error) => {
       clearTimeout(timer);
       reject(err);
     });
-    socket.once('connect', () => {
+    socket.once(tls ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
       socket.setNoDelay(true);
       resolve(client);
@@ -214,8 +220,10 @@ function watch(clients: readonly Client[]): {
   return { failed, fail };
 }
 
-function openAll(spec: { port: number; connections: number }): Promise<Client[]> {
-  return Promise.all(Array.from({ length: spec.connections }, () => openSocket(spec.port)));
+function openAll(spec: { port: number; connections: number; tls?: boolean }): Promise<Client[]> {
+  return Promise.all(
+    Array.from({ length: spec.connections }, () => openSocket(spec.port, spec.tls)),
+  );
 }
 
 async function runPipeline(spec: PipelineSpec): Promise<Omit<RunResult, 'cpuMs'>> {

@@ -54,6 +54,8 @@ export interface PipelineSpec {
   batchFrames: number;
   warmupMs: number;
   durationMs: number;
+  /** Connect with TLS (any certificate accepted; ALPN sockit/1). */
+  tls?: boolean;
 }
 
 /** Request/response: each connection has one frame outstanding at a time. */
@@ -64,6 +66,8 @@ export interface RequestSpec {
   connections: number;
   warmupMs: number;
   durationMs: number;
+  /** Connect with TLS (any certificate accepted; ALPN sockit/1). */
+  tls?: boolean;
 }
 
 export type RunSpec = PipelineSpec | RequestSpec;

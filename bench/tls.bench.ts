@@ -1,40 +1,95 @@
 /**
- * What TLS costs: `sockit serve echo` plain and with `--tls` (its own
- * self-signed identity), in the same run, each in its own process, rounds
- * alternating. The load generator is this process, on raw node:net / node:tls
- * sockets speaking u32be frames:
- * - rr: 16 connections, one 64 B request in flight each (req/s);
+ * What TLS costs: `sockit serve echo --reply echo` plain and with `--tls` (its
+ * own self-signed identity), in the same run, each in its own process, rounds
+ * alternating. The load is the echo bench's load generator (bench/loadgen.ts,
+ * compiled, in its own process) on node:net or node:tls sockets:
+ * - rr-1, rr-16: 1 and 16 connections, one 64 B request in flight each (req/s);
  * - bulk: one connection, 64 KiB frames, 16 in flight (MB/s each way);
- * - upload: a 1 GiB file through the files service (`sockit put`), if built.
- * Prints medians and TLS ÷ plain (targets: rr ≥ 0.8, bulk ≥ 0.7).
+ * - upload: a 1 GiB file through the files service (`sockit put`), with --upload.
+ * Besides throughput it reads the server's CPU time per reply from /proc, the
+ * part of the cost that is the server's: the load generator pays for TLS too,
+ * on the same two cores. Prints medians and TLS ÷ plain (targets: rr ≥ 0.8,
+ * bulk ≥ 0.7).
  *
- *   npm run bench:tls [-- --quick]
+ *   npm run bench:tls [-- --quick] [-- --reply upper]
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, rm, truncate, writeFile, chmod } from 'node:fs/promises';
-import { connect as netConnect, type Socket } from 'node:net';
+import { chmod, mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { formatCount, formatNumber, formatRatio, median, textTable } from './stats.js';
+import { parseArgs } from 'node:util';
+import { LoadGenerator, compileChildren, killChildren } from './children.js';
+import type { RunSpec } from './protocol.js';
+import { formatCount, formatNumber, formatRatio, median, spread, textTable } from './stats.js';
 
-const quick = process.argv.includes('--quick');
-const ROUNDS = quick ? 3 : 5;
-const SECONDS = quick ? 1 : 2;
-const RR_CONNS = 16;
-const BULK_FRAME = 64 * 1024;
-const BULK_WINDOW = 16;
-const UPLOAD_BYTES = (quick ? 256 : 1024) * 1024 * 1024;
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    upload: { type: 'boolean', default: false },
+    reply: { type: 'string', default: 'echo' },
+  },
+});
+const ROUNDS = flags.quick ? 3 : 5;
+const DURATION_MS = flags.quick ? 1000 : 2000;
+const WARMUP_MS = 300;
+const UPLOAD_BYTES = (flags.quick ? 256 : 1024) * 1024 * 1024;
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 const WORK = join(ROOT, '.bench-results', 'tls');
-const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+const JS_DIR = `${WORK}/js`;
+const CLI = process.env.SOCKIT_CLI ?? join(ROOT, 'dist', 'cli', 'main.js');
+/** Clock ticks per second of /proc/PID/stat times (USER_HZ; 100 on Linux). */
+const TICKS_PER_SECOND = 100;
 
 type Server = ChildProcessByStdio<null, Readable, null>;
 type Kind = 'plain' | 'tls';
+
+interface Scenario {
+  id: string;
+  label: string;
+  unit: 'req/s' | 'MB/s';
+  target: number;
+  spec(port: number, tls: boolean): RunSpec;
+}
+
+const SCENARIOS: readonly Scenario[] = [
+  ...[1, 16].map((connections): Scenario => ({
+    id: `rr-${connections}`,
+    label: `echo rr, ${connections} conn${connections === 1 ? '' : 's'} (req/s)`,
+    unit: 'req/s',
+    target: 0.8,
+    spec: (port, tls) => ({
+      mode: 'request',
+      port,
+      frameSize: 64,
+      connections,
+      warmupMs: WARMUP_MS,
+      durationMs: DURATION_MS,
+      tls,
+    }),
+  })),
+  {
+    id: 'bulk',
+    label: 'echo 64 KiB frames, 1 conn (MB/s)',
+    unit: 'MB/s',
+    target: 0.7,
+    spec: (port, tls) => ({
+      mode: 'pipeline',
+      port,
+      frameSize: 64 * 1024,
+      connections: 1,
+      windowFrames: 16,
+      batchFrames: 1,
+      warmupMs: WARMUP_MS,
+      durationMs: DURATION_MS,
+      tls,
+    }),
+  },
+];
 
 async function startServe(
   args: string[],
@@ -60,110 +115,12 @@ async function startServe(
   throw new Error(`serve ${args.join(' ')} exited before ready`);
 }
 
-async function open(kind: Kind, port: number): Promise<Socket> {
-  const socket =
-    kind === 'tls'
-      ? tlsConnect({
-          host: '127.0.0.1',
-          port,
-          rejectUnauthorized: false,
-          ALPNProtocols: ['sockit/1'],
-        })
-      : netConnect({ host: '127.0.0.1', port });
-  socket.setNoDelay(true);
-  await once(socket, kind === 'tls' ? 'secureConnect' : 'connect');
-  return socket;
-}
-
-function frame(payload: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(4 + payload.length);
-  out.writeUInt32BE(payload.length, 0);
-  payload.copy(out, 4);
-  return out;
-}
-
-/** Counts complete u32be frames in a byte stream. */
-function frameCounter(onFrame: (bytes: number) => void): (chunk: Buffer) => void {
-  let need = -1;
-  let header = Buffer.alloc(0);
-  let left = 0;
-  return (chunk) => {
-    let off = 0;
-    while (off < chunk.length) {
-      if (need < 0) {
-        const take = Math.min(4 - header.length, chunk.length - off);
-        header = Buffer.concat([header, chunk.subarray(off, off + take)]);
-        off += take;
-        if (header.length === 4) {
-          need = header.readUInt32BE(0);
-          left = need;
-          header = Buffer.alloc(0);
-          if (left === 0) {
-            onFrame(0);
-            need = -1;
-          }
-        }
-      } else {
-        const take = Math.min(left, chunk.length - off);
-        left -= take;
-        off += take;
-        if (left === 0) {
-          onFrame(need);
-          need = -1;
-        }
-      }
-    }
-  };
-}
-
-async function rr(kind: Kind, port: number): Promise<number> {
-  const request = frame(Buffer.alloc(64, 0x61));
-  const sockets = await Promise.all(Array.from({ length: RR_CONNS }, () => open(kind, port)));
-  let replies = 0;
-  let counting = false;
-  let running = true;
-  for (const socket of sockets) {
-    socket.on(
-      'data',
-      frameCounter(() => {
-        if (counting) replies++;
-        if (running) socket.write(request);
-      }),
-    );
-    socket.write(request);
-  }
-  await new Promise((resolve) => setTimeout(resolve, 200)); // warm-up
-  counting = true;
-  const start = performance.now();
-  await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000));
-  const rate = (replies * 1000) / (performance.now() - start);
-  running = false;
-  for (const socket of sockets) socket.destroy();
-  return rate;
-}
-
-async function bulk(kind: Kind, port: number): Promise<number> {
-  const request = frame(Buffer.alloc(BULK_FRAME, 0x61));
-  const socket = await open(kind, port);
-  let bytes = 0;
-  let counting = false;
-  let running = true;
-  socket.on(
-    'data',
-    frameCounter((n) => {
-      if (counting) bytes += n;
-      if (running) socket.write(request);
-    }),
-  );
-  for (let i = 0; i < BULK_WINDOW; i++) socket.write(request);
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  counting = true;
-  const start = performance.now();
-  await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000));
-  const rate = bytes / ((performance.now() - start) / 1000) / 1e6;
-  running = false;
-  socket.destroy();
-  return rate;
+/** User + system CPU time of a process so far (ms), from /proc/PID/stat. */
+async function cpuMs(pid: number | undefined): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
 }
 
 async function upload(
@@ -184,6 +141,7 @@ async function upload(
 
 async function main(): Promise<void> {
   await mkdir(WORK, { recursive: true });
+  await compileChildren(BENCH_DIR, JS_DIR, ['loadgen.ts', 'protocol.ts']);
   const home = join(WORK, 'home');
   await rm(home, { recursive: true, force: true });
   const env = {
@@ -194,9 +152,8 @@ async function main(): Promise<void> {
   const tokenFile = join(WORK, 'token');
   await writeFile(tokenFile, 'a'.repeat(64));
   await chmod(tokenFile, 0o600);
-  const withFiles = process.argv.includes('--upload');
   const file = join(WORK, 'upload.bin');
-  if (withFiles) {
+  if (flags.upload) {
     await writeFile(file, '');
     await truncate(file, UPLOAD_BYTES);
   }
@@ -204,54 +161,106 @@ async function main(): Promise<void> {
   const add = (key: string, value: number): void => {
     (results[key] ??= []).push(value);
   };
-  for (let round = 0; round < ROUNDS; round++) {
-    const order: Kind[] = round % 2 === 0 ? ['plain', 'tls'] : ['tls', 'plain'];
-    for (const kind of order) {
-      const tls = kind === 'tls' ? ['--tls'] : [];
-      const echo = await startServe(['echo', '--no-udp', ...tls], env);
-      try {
-        add(`rr ${kind}`, await rr(kind, echo.port));
-        add(`bulk ${kind}`, await bulk(kind, echo.port));
-      } finally {
-        echo.child.kill('SIGTERM');
-        await once(echo.child, 'exit');
-      }
-      if (withFiles) {
-        const root = join(WORK, `root-${kind}`);
-        await rm(root, { recursive: true, force: true });
-        const files = await startServe(
-          ['files', '--root', root, '--token-file', tokenFile, '--allow-overwrite', ...tls],
-          env,
-        );
+  const loadgen = new LoadGenerator(join(JS_DIR, 'loadgen.js'));
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      const order: Kind[] = round % 2 === 0 ? ['plain', 'tls'] : ['tls', 'plain'];
+      for (const kind of order) {
+        const tls = kind === 'tls' ? ['--tls'] : [];
+        const echo = await startServe(['echo', '--no-udp', '--reply', flags.reply, ...tls], env);
         try {
-          add(
-            `upload ${kind}`,
-            await upload(kind, files.port, file, { ...env, SOCKIT_TOKEN: 'a'.repeat(64) }),
-          );
+          for (const scenario of SCENARIOS) {
+            const before = await cpuMs(echo.child.pid);
+            const loadBefore = await cpuMs(loadgen.pid);
+            const result = await loadgen.run(scenario.spec(echo.port, kind === 'tls'));
+            const serverMs = (await cpuMs(echo.child.pid)) - before;
+            const loadMs = (await cpuMs(loadgen.pid)) - loadBefore;
+            const value =
+              scenario.unit === 'MB/s'
+                ? result.payloadBytes / result.seconds / 1e6
+                : result.frames / result.seconds;
+            add(`${scenario.id} ${kind}`, value);
+            add(`${scenario.id}-cpu ${kind}`, (serverMs * 1000) / result.totalFrames);
+            add(`${scenario.id}-load ${kind}`, (loadMs * 1000) / result.totalFrames);
+            console.error(
+              `  round ${round + 1}/${ROUNDS} ${kind.padEnd(5)} ${scenario.id.padEnd(5)} ` +
+                `${formatNumber(value)} ${scenario.unit}, CPU per reply: server ` +
+                `${formatNumber((serverMs * 1000) / result.totalFrames)} µs, load generator ` +
+                `${formatNumber((loadMs * 1000) / result.totalFrames)} µs`,
+            );
+          }
         } finally {
-          files.child.kill('SIGTERM');
-          await once(files.child, 'exit');
+          echo.child.kill('SIGTERM');
+          await once(echo.child, 'exit');
+        }
+        if (flags.upload) {
+          const root = join(WORK, `root-${kind}`);
           await rm(root, { recursive: true, force: true });
+          const files = await startServe(
+            ['files', '--root', root, '--token-file', tokenFile, '--allow-overwrite', ...tls],
+            env,
+          );
+          try {
+            add(
+              `upload ${kind}`,
+              await upload(kind, files.port, file, { ...env, SOCKIT_TOKEN: 'a'.repeat(64) }),
+            );
+          } finally {
+            files.child.kill('SIGTERM');
+            await once(files.child, 'exit');
+            await rm(root, { recursive: true, force: true });
+          }
         }
       }
     }
+  } finally {
+    await loadgen.exit().catch(() => undefined);
+    killChildren();
+    if (flags.upload) await rm(file, { force: true });
   }
-  if (withFiles) await rm(file, { force: true });
-  const row = (label: string, key: string, format: (v: number) => string): string[] => {
-    const plain = median(results[`${key} plain`] ?? []);
-    const secure = median(results[`${key} tls`] ?? []);
-    return [label, format(secure), format(plain), formatRatio(secure / plain)];
+  const rows: string[][] = [];
+  const row = (label: string, key: string, format: (v: number) => string, target = ''): void => {
+    const plain = results[`${key} plain`] ?? [];
+    const secure = results[`${key} tls`] ?? [];
+    const noise = Math.max(spread(plain), spread(secure));
+    rows.push([
+      label,
+      format(median(secure)),
+      format(median(plain)),
+      formatRatio(median(secure) / median(plain)),
+      `±${Math.round(noise * 100)}%`,
+      target,
+    ]);
   };
-  const rows = [
-    row(`echo rr, ${RR_CONNS} conns (req/s)`, 'rr', formatCount),
-    row('echo 64 KiB frames, 1 conn (MB/s)', 'bulk', formatNumber),
-  ];
-  if (withFiles)
-    rows.push(
-      row(`put ${UPLOAD_BYTES / 1048576} MiB, hashed + fsynced (MB/s)`, 'upload', formatNumber),
+  for (const scenario of SCENARIOS) {
+    row(
+      scenario.label,
+      scenario.id,
+      scenario.unit === 'req/s' ? formatCount : formatNumber,
+      `≥ ${scenario.target}`,
     );
-  console.log(`\nTLS vs plain TCP: medians of ${ROUNDS} rounds × ${SECONDS} s\n`);
-  console.log(textTable(['scenario', 'TLS', 'plain', 'TLS ÷ plain'], rows));
+    row('  server CPU per reply (µs)', `${scenario.id}-cpu`, (v) => formatNumber(v), 'info');
+    row(
+      '  load generator CPU per reply (µs)',
+      `${scenario.id}-load`,
+      (v) => formatNumber(v),
+      'info',
+    );
+  }
+  if (flags.upload)
+    row(
+      `put ${UPLOAD_BYTES / 1048576} MiB, hashed + fsynced (MB/s)`,
+      'upload',
+      formatNumber,
+      '≥ 0.7',
+    );
+  console.log(
+    `\nTLS vs plain TCP (serve echo --reply ${flags.reply}): medians of ${ROUNDS} rounds × ${DURATION_MS / 1000} s\n`,
+  );
+  console.log(textTable(['scenario', 'TLS', 'plain', 'TLS ÷ plain', 'noise', 'target'], rows));
+  console.log(
+    '\nCPU per reply: user+system time of the serve process (or of the load generator) over the whole run, warm-up included, ÷ replies; lower is better.',
+  );
 }
 
 await main();
