@@ -1,10 +1,11 @@
-import { z } from 'zod';
+import * as v from 'valibot';
 import { ProtocolError } from '../errors.js';
 import { DEFAULT_MAX_HEADER, MAX_BODY_SIZE } from '../limits.js';
 import type { ByteOrder } from './byte-order.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { checkFrameLength, writeFrameHeader } from './frame-encoder.js';
 import { FRAME_HEADER_BYTES } from './byte-order.js';
+import { describeIssue } from './schema-issue.js';
 
 /**
  * SPEC §1.2: an envelope is one frame whose payload is a JSON object (the
@@ -21,9 +22,9 @@ export interface EnvelopeHeader {
 /** Longest `type` string accepted (characters). */
 const MAX_TYPE_LENGTH = 64;
 
-export const envelopeHeaderSchema = z.looseObject({
-  type: z.string().min(1).max(MAX_TYPE_LENGTH),
-  size: z.number().int().min(0).max(MAX_BODY_SIZE).optional(),
+export const envelopeHeaderSchema = v.looseObject({
+  type: v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_TYPE_LENGTH)),
+  size: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(MAX_BODY_SIZE))),
 });
 
 /** Keys that could reach an object's prototype if a header were ever merged. */
@@ -96,13 +97,11 @@ export function parseEnvelopeHeader(
     throw new ProtocolError('BAD_HEADER', 'header must be a JSON object');
   }
   const raw = options.normalize ? options.normalize(parsed as Record<string, unknown>) : parsed;
-  const result = envelopeHeaderSchema.safeParse(raw);
+  const result = v.safeParse(envelopeHeaderSchema, raw);
   if (!result.success) {
-    const issue = result.error.issues[0];
-    const where = issue && issue.path.length > 0 ? `"${issue.path.join('.')}"` : 'header';
-    throw new ProtocolError('BAD_HEADER', `bad ${where}: ${issue?.message ?? 'invalid'}`);
+    throw new ProtocolError('BAD_HEADER', `bad ${describeIssue(result.issues[0], 'header')}`);
   }
-  return result.data;
+  return result.output;
 }
 
 export interface EnvelopeEncodeOptions {

@@ -94,6 +94,8 @@ describe('sockit serve --tls and the TLS clients', () => {
       stdio: 'pipe',
     });
     t.after(() => listener.kill('SIGKILL'));
+    // Listen now: the listener may exit before the client's own close is seen.
+    const listenerClosed = new Promise((resolve) => listener.once('close', resolve));
     listener.stdin.end(); // nothing to send back: the listener's side ends at once
     const stderr: string[] = [];
     const banner = await new Promise<{ port: string; fingerprint: string }>((resolve) => {
@@ -113,7 +115,7 @@ describe('sockit serve --tls and the TLS clients', () => {
       { env, input: 'through tls\n' },
     );
     assert.equal(result.code, 0, result.stderr);
-    await new Promise((resolve) => listener.once('close', resolve));
+    await listenerClosed;
     assert.equal(Buffer.concat(out).toString(), 'through tls\n');
   });
 

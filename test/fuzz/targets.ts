@@ -6,6 +6,7 @@
  * chunk, random chunks (seeded from the input, so replays are identical) and
  * byte by byte — and must agree: anything else is an "invariant" crash.
  */
+import * as v from 'valibot';
 import { ProtocolError, SockitError, isErrorCode } from '../../src/errors.js';
 import {
   EnvelopeDecoder,
@@ -377,10 +378,10 @@ const execRequest: Target = {
                 ? signalSchema
                 : undefined;
       if (schema === undefined) return `unknown:${(header.size ?? 0) > 0 ? 'body' : 'nobody'}`;
-      const parsed = schema.safeParse(header);
+      const parsed = v.safeParse(schema, header);
       if (!parsed.success) return `BAD_REQUEST:${header.type}`;
       if (header.type === 'run') {
-        const run = runRequestSchema.parse(header);
+        const run = v.parse(runRequestSchema, header);
         const loaders = Object.keys(run.env ?? {}).filter(isLoaderVariable).length;
         return `run:${run.argv ? `argv${run.argv.length}` : 'shell'}:env${loaders}`;
       }
@@ -392,10 +393,7 @@ const execRequest: Target = {
 // ---------------------------------------------------------------------------
 // files
 
-const filesSchemas: Record<
-  string,
-  { safeParse(v: unknown): { success: boolean; data?: unknown } }
-> = {
+const filesSchemas: Record<string, v.GenericSchema> = {
   put: putRequestSchema,
   [TUTORIAL_PUT]: tutorialPutSchema,
   commit: commitSchema,
@@ -415,9 +413,9 @@ const filesHeader: Target = {
       const header = parseEnvelopeHeader(input, { normalize: tutorialNormalizer });
       const schema = filesSchemas[header.type];
       if (schema === undefined) return 'unknown';
-      const parsed = schema.safeParse(header);
+      const parsed = v.safeParse(schema, header);
       if (!parsed.success) return `BAD_REQUEST:${header.type}`;
-      const data = parsed.data as { name?: unknown; prefix?: unknown };
+      const data = parsed.output as { name?: unknown; prefix?: unknown };
       const name = data.name ?? data.prefix;
       if (typeof name === 'string') {
         escapeName(name);

@@ -1,5 +1,6 @@
-import { z } from 'zod';
+import * as v from 'valibot';
 import { ServiceError } from '../../errors.js';
+import { describeIssue } from '../../protocol/schema-issue.js';
 import { escapeText } from '../../protocol/terminal-text.js';
 
 /** Chat text is shown with the shared terminal escaping (protocol/terminal-text.ts). */
@@ -81,35 +82,39 @@ export function checkText(text: string, maxText = DEFAULT_MAX_TEXT): string {
 // Requests (client → server), one envelope each. `ref` is echoed in the reply
 // or error a request causes, so a client can match them.
 
-const ref = z.union([z.string().max(64), z.number().int()]).optional();
-const text = z.string();
-const nick = z.string().max(256);
-const room = z.string().max(256);
+const ref = v.optional(
+  v.union([v.pipe(v.string(), v.maxLength(64)), v.pipe(v.number(), v.safeInteger())]),
+);
+const text = v.string();
+const nick = v.pipe(v.string(), v.maxLength(256));
+const room = v.pipe(v.string(), v.maxLength(256));
+/** A ping's id: any string up to 64 characters, or any finite number. */
+const pingId = v.optional(
+  v.union([v.pipe(v.string(), v.maxLength(64)), v.pipe(v.number(), v.finite())]),
+);
 
-export const chatRequestSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('join'), room, nick: nick.optional(), ref }),
-  z.object({ type: z.literal('say'), room: room.optional(), text, ref }),
-  z.object({ type: z.literal('msg'), to: nick, text, ref }),
-  z.object({ type: z.literal('who'), room: room.optional(), ref }),
-  z.object({ type: z.literal('leave'), room: room.optional(), ref }),
-  z.object({ type: z.literal('nick'), nick, ref }),
-  z.object({ type: z.literal('ping'), id: z.union([z.string().max(64), z.number()]).optional() }),
-  z.object({ type: z.literal('pong'), id: z.union([z.string().max(64), z.number()]).optional() }),
-  z.object({ type: z.literal('quit'), text: text.optional(), ref }),
+export const chatRequestSchema = v.variant('type', [
+  v.object({ type: v.literal('join'), room, nick: v.optional(nick), ref }),
+  v.object({ type: v.literal('say'), room: v.optional(room), text, ref }),
+  v.object({ type: v.literal('msg'), to: nick, text, ref }),
+  v.object({ type: v.literal('who'), room: v.optional(room), ref }),
+  v.object({ type: v.literal('leave'), room: v.optional(room), ref }),
+  v.object({ type: v.literal('nick'), nick, ref }),
+  v.object({ type: v.literal('ping'), id: pingId }),
+  v.object({ type: v.literal('pong'), id: pingId }),
+  v.object({ type: v.literal('quit'), text: v.optional(text), ref }),
 ]);
 
-export type ChatRequest = z.infer<typeof chatRequestSchema>;
+export type ChatRequest = v.InferOutput<typeof chatRequestSchema>;
 
 /** Validates a decoded envelope header as a chat request (BAD_REQUEST otherwise). */
 export function parseChatRequest(header: Readonly<Record<string, unknown>>): ChatRequest {
-  const result = chatRequestSchema.safeParse(header);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const where = issue && issue.path.length > 0 ? `"${issue.path.join('.')}"` : 'request';
+  const result = v.safeParse(chatRequestSchema, header);
+  if (result.success) return result.output;
   const type = typeof header.type === 'string' ? escapeText(header.type.slice(0, 64)) : '?';
   throw new ServiceError(
     'BAD_REQUEST',
-    `bad ${type} request: ${where}: ${issue?.message ?? 'invalid'}`,
+    `bad ${type} request: ${describeIssue(result.issues[0], 'request')}`,
   );
 }
 

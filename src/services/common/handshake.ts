@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
+import * as v from 'valibot';
 import {
   LimitError,
   NetworkError,
@@ -29,20 +29,17 @@ const PRE_AUTH_MAX_HEADER = 1024;
 /** How long a client has to authenticate (ms). */
 export const DEFAULT_AUTH_TIMEOUT_MS = 10_000;
 
-const helloSchema = z.looseObject({
-  type: z.literal('hello'),
-  service: z.string().max(64),
-  version: z.number().int(),
-  nonce: z
-    .string()
-    .regex(/^[0-9a-f]{32,128}$/)
-    .optional(),
-  auth: z.enum(['hmac-sha256', 'none']).optional(),
+const helloSchema = v.looseObject({
+  type: v.literal('hello'),
+  service: v.pipe(v.string(), v.maxLength(64)),
+  version: v.pipe(v.number(), v.safeInteger()),
+  nonce: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{32,128}$/))),
+  auth: v.optional(v.picklist(['hmac-sha256', 'none'])),
 });
 
-const authSchema = z.object({
-  type: z.literal('auth'),
-  mac: z.string().regex(/^[0-9a-f]{64}$/),
+const authSchema = v.object({
+  type: v.literal('auth'),
+  mac: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
 });
 
 export function computeMac(token: string, nonce: string): string {
@@ -171,14 +168,14 @@ export function startAuthenticated(
   channel.maxHeader = Math.min(maxHeader, PRE_AUTH_MAX_HEADER);
   channel.start({
     header: (header) => {
-      const auth = authSchema.safeParse(header);
+      const auth = v.safeParse(authSchema, header);
       if (!auth.success) {
         refuse(
           header.type === 'auth' ? 'malformed answer' : `"${header.type.slice(0, 32)}" before auth`,
         );
         return;
       }
-      if (!macMatches(token, nonce, auth.data.mac)) {
+      if (!macMatches(token, nonce, auth.output.mac)) {
         refuse('wrong answer');
         return;
       }
@@ -245,7 +242,7 @@ export function clientHandshake(
         settle(fromErrorEnvelope(header));
         return;
       }
-      const hello = helloSchema.safeParse(header);
+      const hello = v.safeParse(helloSchema, header);
       if (!hello.success) {
         settle(
           new ProtocolError(
@@ -255,7 +252,7 @@ export function clientHandshake(
         );
         return;
       }
-      const { service, version, nonce, auth } = hello.data;
+      const { service, version, nonce, auth } = hello.output;
       if (service !== options.service) {
         settle(
           new ProtocolError(

@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
+import * as v from 'valibot';
 import { NetworkError, ProtocolError, fromErrorEnvelope } from '../../errors.js';
 import type { EnvelopeHeader } from '../../protocol/envelope.js';
 import type { Address } from '../../transport/address.js';
@@ -88,8 +89,8 @@ export class ExecClient {
         header: (header: EnvelopeHeader) => {
           switch (header.type) {
             case 'started': {
-              const started = startedSchema.safeParse(header);
-              io.onStarted?.(started.success ? started.data.pid : undefined);
+              const started = v.safeParse(startedSchema, header);
+              io.onStarted?.(started.success ? started.output.pid : undefined);
               stopStdin = this.pumpStdin(io.stdin);
               return;
             }
@@ -98,9 +99,9 @@ export class ExecClient {
               sink = header.type === 'stdout' ? io.stdout : io.stderr;
               return;
             case 'exit': {
-              const exit = exitSchema.safeParse(header);
+              const exit = v.safeParse(exitSchema, header);
               stopStdin();
-              if (exit.success) resolve(exit.data);
+              if (exit.success) resolve(exit.output);
               else fail(new ProtocolError('BAD_REPLY', 'malformed "exit" from the server'));
               return;
             }

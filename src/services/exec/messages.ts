@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as v from 'valibot';
 
 /** SPEC §2: the classic port 22 + 7000. */
 export const EXEC_PORT = 7022;
@@ -28,48 +28,67 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 /** No NUL: execve would cut the string there, so what runs is not what was asked. */
 const noNul = (s: string): boolean => !s.includes('\0');
 
-export const runRequestSchema = z
-  .strictObject({
-    type: z.literal('run'),
-    argv: z
-      .array(z.string().max(MAX_ARG_LENGTH).refine(noNul, 'NUL in an argument'))
-      .min(1)
-      .max(MAX_ARGS)
-      .optional(),
-    shell: z.string().min(1).max(MAX_ARG_LENGTH).refine(noNul, 'NUL in the command').optional(),
-    cwd: z.string().min(1).max(MAX_CWD_LENGTH).refine(noNul, 'NUL in cwd').optional(),
-    env: z
-      .record(
-        z.string().regex(ENV_NAME, 'not an environment variable name'),
-        z.string().max(MAX_ENV_VALUE).refine(noNul, 'NUL in a value'),
-      )
-      .refine((env) => Object.keys(env).length <= MAX_ENV_ENTRIES, 'too many env entries')
-      .optional(),
-    timeoutMs: z
-      .number()
-      .int()
-      .min(1)
-      .max(2 ** 31 - 1)
-      .optional(),
-  })
-  .refine((r) => (r.argv === undefined) !== (r.shell === undefined), {
-    message: 'give exactly one of argv and shell',
-  })
-  .refine((r) => r.argv === undefined || (r.argv[0] ?? '') !== '', {
-    message: 'argv[0] is empty',
-  });
-export type RunRequest = z.infer<typeof runRequestSchema>;
+/** A JSON object, not an array (valibot's record takes any object, arrays too). */
+const jsonObject = v.custom<Record<string, unknown>>(
+  (input) => typeof input === 'object' && input !== null && !Array.isArray(input),
+  (issue) => `Invalid type: Expected Object but received ${issue.received}`,
+);
 
-export const stdinSchema = z.strictObject({
-  type: z.literal('stdin'),
-  size: z.number().int().min(0),
+export const runRequestSchema = v.pipe(
+  v.strictObject({
+    type: v.literal('run'),
+    argv: v.optional(
+      v.pipe(
+        v.array(
+          v.pipe(v.string(), v.maxLength(MAX_ARG_LENGTH), v.check(noNul, 'NUL in an argument')),
+        ),
+        v.minLength(1),
+        v.maxLength(MAX_ARGS),
+      ),
+    ),
+    shell: v.optional(
+      v.pipe(
+        v.string(),
+        v.minLength(1),
+        v.maxLength(MAX_ARG_LENGTH),
+        v.check(noNul, 'NUL in the command'),
+      ),
+    ),
+    cwd: v.optional(
+      v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_CWD_LENGTH), v.check(noNul, 'NUL in cwd')),
+    ),
+    env: v.optional(
+      v.pipe(
+        jsonObject,
+        v.record(
+          v.pipe(v.string(), v.regex(ENV_NAME, 'not an environment variable name')),
+          v.pipe(v.string(), v.maxLength(MAX_ENV_VALUE), v.check(noNul, 'NUL in a value')),
+        ),
+        v.maxEntries(MAX_ENV_ENTRIES, 'too many env entries'),
+      ),
+    ),
+    timeoutMs: v.optional(
+      v.pipe(v.number(), v.safeInteger(), v.minValue(1), v.maxValue(2 ** 31 - 1)),
+    ),
+  }),
+  v.check(
+    (r) => (r.argv === undefined) !== (r.shell === undefined),
+    'give exactly one of argv and shell',
+  ),
+  v.check((r) => r.argv === undefined || (r.argv[0] ?? '') !== '', 'argv[0] is empty'),
+);
+export type RunRequest = v.InferOutput<typeof runRequestSchema>;
+
+export const stdinSchema = v.strictObject({
+  type: v.literal('stdin'),
+  size: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
 });
 
-export const eofSchema = z.strictObject({ type: z.literal('eof') });
+export const eofSchema = v.strictObject({ type: v.literal('eof') });
 
-export const signalSchema = z.strictObject({
-  type: z.literal('signal'),
-  signal: z.enum(FORWARDED_SIGNALS),
+export const signalSchema = v.strictObject({
+  type: v.literal('signal'),
+  signal: v.picklist(FORWARDED_SIGNALS),
 });
 
 /** Why sockit ended a command itself (absent when the command ended on its own). */
@@ -77,21 +96,21 @@ export const KILL_REASONS = ['COMMAND_TIMEOUT', 'OUTPUT_LIMIT', 'SHUTTING_DOWN']
 export type KillReason = (typeof KILL_REASONS)[number];
 
 /** The last envelope of a command. */
-export const exitSchema = z.looseObject({
-  type: z.literal('exit'),
-  code: z.number().int().nullable(),
-  signal: z.string().max(32).nullable(),
-  durationMs: z.number().min(0),
+export const exitSchema = v.looseObject({
+  type: v.literal('exit'),
+  code: v.nullable(v.pipe(v.number(), v.safeInteger())),
+  signal: v.nullable(v.pipe(v.string(), v.maxLength(32))),
+  durationMs: v.pipe(v.number(), v.finite(), v.minValue(0)),
   /** Set when sockit killed the command (its process group). */
-  reason: z.enum(KILL_REASONS).optional(),
-  stdoutBytes: z.number().int().min(0).optional(),
-  stderrBytes: z.number().int().min(0).optional(),
+  reason: v.optional(v.picklist(KILL_REASONS)),
+  stdoutBytes: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(0))),
+  stderrBytes: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(0))),
 });
-export type ExitEvent = z.infer<typeof exitSchema>;
+export type ExitEvent = v.InferOutput<typeof exitSchema>;
 
-export const startedSchema = z.looseObject({
-  type: z.literal('started'),
-  pid: z.number().int().optional(),
+export const startedSchema = v.looseObject({
+  type: v.literal('started'),
+  pid: v.optional(v.pipe(v.number(), v.safeInteger())),
 });
 
 /** Output envelope types, in the order the server may send them. */

@@ -1,6 +1,8 @@
+import * as v from 'valibot';
 import { LimitError, ServiceError, SockitError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { EnvelopeHeader } from '../../protocol/envelope.js';
+import { describeIssue } from '../../protocol/schema-issue.js';
 import type { CloseInfo } from '../../transport/connection.js';
 import type { ChannelHandlers, EnvelopeChannel } from '../../transport/envelope-channel.js';
 import { Command } from './command.js';
@@ -39,15 +41,6 @@ export interface ExecContext {
 /** A bad request is answered and the connection carries on; only broken framing closes it. */
 function badRequest(header: EnvelopeHeader, issue: string): ServiceError {
   return new ServiceError('BAD_REQUEST', `bad "${header.type.slice(0, 32)}": ${issue}`);
-}
-
-function firstIssue(error: {
-  issues: readonly { path: PropertyKey[]; message: string }[];
-}): string {
-  const issue = error.issues[0];
-  if (!issue) return 'invalid';
-  const where = issue.path.length > 0 ? `${issue.path.map(String).join('.')}: ` : '';
-  return `${where}${issue.message}`;
 }
 
 interface Audit {
@@ -113,33 +106,33 @@ export class ExecSession {
         this.onRun(header);
         return;
       case 'stdin': {
-        const parsed = stdinSchema.safeParse(header);
+        const parsed = v.safeParse(stdinSchema, header);
         if (!parsed.success) throw new ServiceError('BAD_REQUEST', 'bad "stdin" envelope');
         // stdin for a command that was refused or has ended is dropped: it was in flight.
         this.bodyToStdin = this.command?.running === true;
-        if (this.audit) this.audit.stdinBytes += parsed.data.size;
+        if (this.audit) this.audit.stdinBytes += parsed.output.size;
         return;
       }
       case 'eof':
-        if (!eofSchema.safeParse(header).success) {
+        if (!v.safeParse(eofSchema, header).success) {
           this.channel.sendError(badRequest(header, 'no fields expected'));
           return;
         }
         this.command?.endStdin();
         return;
       case 'signal': {
-        const parsed = signalSchema.safeParse(header);
+        const parsed = v.safeParse(signalSchema, header);
         if (!parsed.success) {
-          this.channel.sendError(badRequest(header, firstIssue(parsed.error)));
+          this.channel.sendError(badRequest(header, describeIssue(parsed.issues[0])));
           return;
         }
         this.context.log.info({
           event: 'exec_signal',
           conn: this.conn.id,
           remote: this.conn.remote,
-          signal: parsed.data.signal,
+          signal: parsed.output.signal,
         });
-        this.command?.signal(parsed.data.signal);
+        this.command?.signal(parsed.output.signal);
         return;
       }
       default:
@@ -161,9 +154,9 @@ export class ExecSession {
       );
       return;
     }
-    const parsed = runRequestSchema.safeParse(header);
+    const parsed = v.safeParse(runRequestSchema, header);
     if (!parsed.success) {
-      this.channel.sendError(badRequest(header, firstIssue(parsed.error)));
+      this.channel.sendError(badRequest(header, describeIssue(parsed.issues[0])));
       return;
     }
     if (!this.context.admit()) {
@@ -172,7 +165,7 @@ export class ExecSession {
       );
       return;
     }
-    const request = parsed.data;
+    const request = parsed.output;
     // Planning stats the cwd: hold the next envelopes (stdin…) until the command exists.
     this.planning = true;
     this.channel.pause();

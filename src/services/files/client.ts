@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { link, lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import * as v from 'valibot';
 import {
   NetworkError,
   ProtocolError,
@@ -181,9 +182,10 @@ export class FilesClient {
       if (err instanceof SockitError && err.code === 'NOT_FOUND') return undefined;
       throw err;
     }
-    const reply = statReplySchema.safeParse(header);
-    if (!reply.success || reply.data.name !== name) throw this.broken(badReply('a bad stat reply'));
-    return reply.data;
+    const reply = v.safeParse(statReplySchema, header);
+    if (!reply.success || reply.output.name !== name)
+      throw this.broken(badReply('a bad stat reply'));
+    return reply.output;
   }
 
   /** Every file under `prefix` (or the root); `onEntry` sees each as it comes. */
@@ -194,21 +196,21 @@ export class FilesClient {
     for (;;) {
       const header = await this.next();
       if (header.type === 'end') {
-        if (!endReplySchema.safeParse(header).success) throw this.broken(badReply('a bad end'));
+        if (!v.safeParse(endReplySchema, header).success) throw this.broken(badReply('a bad end'));
         return entries;
       }
-      const entry = entryReplySchema.safeParse(header);
+      const entry = v.safeParse(entryReplySchema, header);
       if (!entry.success)
         throw this.broken(badReply(`"${escapeName(header.type.slice(0, 32))}" in a listing`));
       try {
-        checkName(entry.data.name);
+        checkName(entry.output.name);
       } catch (err) {
         throw this.broken(badReply(`a listing with a bad name: ${(err as Error).message}`));
       }
       const item = {
-        name: entry.data.name,
-        size: entry.data.fileSize,
-        mtimeMs: entry.data.mtimeMs,
+        name: entry.output.name,
+        size: entry.output.fileSize,
+        mtimeMs: entry.output.mtimeMs,
       };
       entries.push(item);
       onEntry?.(item);
@@ -243,8 +245,8 @@ export class FilesClient {
         ...(offset > 0 ? { offset } : {}),
         ...(options.overwrite ? { overwrite: true } : {}),
       });
-      const cont = continueReplySchema.safeParse(await this.next());
-      if (!cont.success || cont.data.offset !== offset)
+      const cont = v.safeParse(continueReplySchema, await this.next());
+      if (!cont.success || cont.output.offset !== offset)
         throw this.broken(badReply('a bad "continue"'));
       this.channel.resume();
       let done = offset;
@@ -267,14 +269,15 @@ export class FilesClient {
       }
       const sha256 = hash.digest('hex');
       this.channel.send({ type: 'commit', sha256 });
-      const reply = okReplySchema.safeParse(
+      const reply = v.safeParse(
+        okReplySchema,
         await this.next(Math.max(this.timeoutMs, COMMIT_TIMEOUT_MS)),
       );
       this.channel.resume();
-      if (!reply.success || reply.data.name !== name || reply.data.fileSize !== size) {
+      if (!reply.success || reply.output.name !== name || reply.output.fileSize !== size) {
         throw this.broken(badReply('a bad "ok"'));
       }
-      if (reply.data.sha256 !== sha256) {
+      if (reply.output.sha256 !== sha256) {
         throw new ServiceError(
           'HASH_MISMATCH',
           `the server stored a file whose sha256 differs from the one sent`,
@@ -320,14 +323,14 @@ export class FilesClient {
     try {
       await hashPrefix(fh, offset, [writer.sha256]);
       this.channel.send({ type: 'get', name, ...(offset > 0 ? { offset } : {}) });
-      const head = fileReplySchema.safeParse(await this.next());
+      const head = v.safeParse(fileReplySchema, await this.next());
       if (!head.success) throw this.broken(badReply('a bad "file" header'));
-      const { total, size } = head.data;
+      const { total, size } = head.output;
       const problem =
-        head.data.name !== name
-          ? `the name ${JSON.stringify(escapeName(head.data.name.slice(0, 256)))}, not the one asked for`
-          : head.data.offset !== offset
-            ? `offset ${head.data.offset}, not ${offset}`
+        head.output.name !== name
+          ? `the name ${JSON.stringify(escapeName(head.output.name.slice(0, 256)))}, not the one asked for`
+          : head.output.offset !== offset
+            ? `offset ${head.output.offset}, not ${offset}`
             : size !== total - offset
               ? `a body of ${size} bytes for ${total - offset} remaining`
               : options.maxSize !== undefined && total > options.maxSize
@@ -339,11 +342,11 @@ export class FilesClient {
       }
       options.onProgress?.(offset, total);
       if (size > 0) await this.receiveBody(writer, total, options.onProgress);
-      const done = doneReplySchema.safeParse(await this.next());
+      const done = v.safeParse(doneReplySchema, await this.next());
       this.channel.resume();
       if (!done.success) throw this.broken(badReply('a bad "done"'));
       const sha256 = writer.sha256.digest('hex');
-      if (done.data.sha256 !== sha256) {
+      if (done.output.sha256 !== sha256) {
         keepPartial = false;
         throw new ServiceError(
           'HASH_MISMATCH',

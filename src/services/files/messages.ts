@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as v from 'valibot';
 import { ServiceError } from '../../errors.js';
 import { MAX_BODY_SIZE } from '../../limits.js';
 
@@ -142,92 +142,95 @@ export function escapeName(name: string): string {
   return out;
 }
 
-const nameField = z.string().max(MAX_NAME_BYTES * 2);
-const sizeField = z.number().int().min(0).max(MAX_BODY_SIZE);
+const nameField = v.pipe(v.string(), v.maxLength(MAX_NAME_BYTES * 2));
+const sizeField = v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(MAX_BODY_SIZE));
+const sha256Field = v.pipe(v.string(), v.regex(HEX_SHA256));
+/** Any finite number (JSON's 1e999 parses to Infinity). */
+const finiteNumber = v.pipe(v.number(), v.finite());
 
-export const putRequestSchema = z.object({
-  type: z.literal('put'),
+export const putRequestSchema = v.object({
+  type: v.literal('put'),
   name: nameField,
   /** The body's length, as in every envelope; the file is `offset + size` bytes. */
   size: sizeField,
   /** Absent: the client sends `{"type":"commit","sha256"}` after the body instead. */
-  sha256: z.string().regex(HEX_SHA256).optional(),
-  offset: sizeField.optional(),
-  overwrite: z.boolean().optional(),
+  sha256: v.optional(sha256Field),
+  offset: v.optional(sizeField),
+  overwrite: v.optional(v.boolean()),
 });
-export type PutRequest = z.infer<typeof putRequestSchema>;
+export type PutRequest = v.InferOutput<typeof putRequestSchema>;
 
 /** The header a tutorial client sends, after `tutorialNormalizer`. */
 export const TUTORIAL_PUT = 'tutorial_put';
-export const tutorialPutSchema = z.object({
-  type: z.literal(TUTORIAL_PUT),
+export const tutorialPutSchema = v.object({
+  type: v.literal(TUTORIAL_PUT),
   name: nameField,
   size: sizeField,
-  md5: z.string().regex(HEX_MD5).optional(),
+  md5: v.optional(v.pipe(v.string(), v.regex(HEX_MD5))),
 });
-export type TutorialPut = z.infer<typeof tutorialPutSchema>;
+export type TutorialPut = v.InferOutput<typeof tutorialPutSchema>;
 
-export const commitSchema = z.object({
-  type: z.literal('commit'),
-  sha256: z.string().regex(HEX_SHA256),
+export const commitSchema = v.object({
+  type: v.literal('commit'),
+  sha256: sha256Field,
 });
 
-export const getRequestSchema = z.object({
-  type: z.literal('get'),
+export const getRequestSchema = v.object({
+  type: v.literal('get'),
   name: nameField,
-  offset: sizeField.optional(),
+  offset: v.optional(sizeField),
 });
-export type GetRequest = z.infer<typeof getRequestSchema>;
+export type GetRequest = v.InferOutput<typeof getRequestSchema>;
 
-export const statRequestSchema = z.object({ type: z.literal('stat'), name: nameField });
-export const listRequestSchema = z.object({
-  type: z.literal('list'),
+export const statRequestSchema = v.object({ type: v.literal('stat'), name: nameField });
+export const listRequestSchema = v.object({
+  type: v.literal('list'),
   /** Only names under this directory (a valid name). */
-  prefix: nameField.optional(),
+  prefix: v.optional(nameField),
 });
 
 /** Replies, as a client checks them. */
-export const continueReplySchema = z.looseObject({
-  type: z.literal('continue'),
+export const continueReplySchema = v.looseObject({
+  type: v.literal('continue'),
   offset: sizeField,
 });
 /**
  * Replies never use `size` for a file's length: in an envelope `size` is the
  * length of the body that follows (SPEC §1.2). They say `fileSize`.
  */
-export const okReplySchema = z.looseObject({
-  type: z.literal('ok'),
-  name: z.string(),
+export const okReplySchema = v.looseObject({
+  type: v.literal('ok'),
+  name: v.string(),
   fileSize: sizeField,
-  sha256: z.string().regex(HEX_SHA256),
+  sha256: sha256Field,
 });
-export const statReplySchema = z.looseObject({
-  type: z.literal('stat'),
-  name: z.string(),
-  fileSize: sizeField.optional(),
-  mtimeMs: z.number().optional(),
-  partial: sizeField.optional(),
+export const statReplySchema = v.looseObject({
+  type: v.literal('stat'),
+  name: v.string(),
+  fileSize: v.optional(sizeField),
+  mtimeMs: v.optional(finiteNumber),
+  partial: v.optional(sizeField),
 });
-export type StatReply = z.infer<typeof statReplySchema>;
-export const fileReplySchema = z.looseObject({
-  type: z.literal('file'),
-  name: z.string(),
+export type StatReply = v.InferOutput<typeof statReplySchema>;
+export const fileReplySchema = v.looseObject({
+  type: v.literal('file'),
+  name: v.string(),
   size: sizeField,
   total: sizeField,
   offset: sizeField,
 });
-export const doneReplySchema = z.looseObject({
-  type: z.literal('done'),
-  sha256: z.string().regex(HEX_SHA256),
+export const doneReplySchema = v.looseObject({
+  type: v.literal('done'),
+  sha256: sha256Field,
 });
-export const entryReplySchema = z.looseObject({
-  type: z.literal('entry'),
-  name: z.string(),
+export const entryReplySchema = v.looseObject({
+  type: v.literal('entry'),
+  name: v.string(),
   fileSize: sizeField,
-  mtimeMs: z.number(),
+  mtimeMs: finiteNumber,
 });
 export type ListEntry = { name: string; size: number; mtimeMs: number };
-export const endReplySchema = z.looseObject({ type: z.literal('end'), count: z.number() });
+export const endReplySchema = v.looseObject({ type: v.literal('end'), count: finiteNumber });
 
 /**
  * Maps the tutorial header (`{"file_name","file_size","md5"?}`, no `type`)

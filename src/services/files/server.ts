@@ -1,9 +1,11 @@
 import type { FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
+import * as v from 'valibot';
 import { ServiceError, SockitError, UsageError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { encodeEnvelopeHeader, errorHeader, type EnvelopeHeader } from '../../protocol/envelope.js';
 import type { ByteOrder } from '../../protocol/byte-order.js';
+import { describeIssue } from '../../protocol/schema-issue.js';
 import {
   formatAddress,
   isLoopbackHost,
@@ -287,15 +289,15 @@ class Session {
   private onPut(header: EnvelopeHeader, started: number): void {
     const tutorial = header.type === TUTORIAL_PUT;
     const parsed = tutorial
-      ? tutorialPutSchema.safeParse(header)
-      : putRequestSchema.safeParse(header);
+      ? v.safeParse(tutorialPutSchema, header)
+      : v.safeParse(putRequestSchema, header);
     if (!parsed.success) {
-      const error = badRequest(header.type, parsed.error.issues[0]);
+      const error = badRequest(header.type, parsed.issues[0]);
       this.audit('put', {}, started, error);
       this.channel.fail(error);
       return;
     }
-    const req = parsed.data;
+    const req = parsed.output;
     const sha256 = 'sha256' in req ? req.sha256 : undefined;
     const md5 = 'md5' in req ? req.md5 : undefined;
     const offset = 'offset' in req ? (req.offset ?? 0) : 0;
@@ -377,7 +379,7 @@ class Session {
 
   private onCommit(header: EnvelopeHeader): void {
     const put = this.put as PutState;
-    const parsed = commitSchema.safeParse(header);
+    const parsed = v.safeParse(commitSchema, header);
     if (!parsed.success) {
       this.failPut(
         new ServiceError(
@@ -388,7 +390,7 @@ class Session {
       return;
     }
     this.run(
-      () => this.commit(put, parsed.data.sha256),
+      () => this.commit(put, parsed.output.sha256),
       (error) => this.discardPut(error),
     );
   }
@@ -471,12 +473,12 @@ class Session {
   }
 
   private onStat(header: EnvelopeHeader, started: number): void {
-    const parsed = statRequestSchema.safeParse(header);
+    const parsed = v.safeParse(statRequestSchema, header);
     if (!parsed.success) {
-      this.refuse('stat', badRequest('stat', parsed.error.issues[0]), started);
+      this.refuse('stat', badRequest('stat', parsed.issues[0]), started);
       return;
     }
-    const { name } = parsed.data;
+    const { name } = parsed.output;
     this.run(async () => {
       try {
         const info = await this.store.stat(name);
@@ -489,13 +491,13 @@ class Session {
   }
 
   private onGet(header: EnvelopeHeader, started: number): void {
-    const parsed = getRequestSchema.safeParse(header);
+    const parsed = v.safeParse(getRequestSchema, header);
     if (!parsed.success) {
-      this.refuse('get', badRequest('get', parsed.error.issues[0]), started);
+      this.refuse('get', badRequest('get', parsed.issues[0]), started);
       return;
     }
-    const { name } = parsed.data;
-    const offset = parsed.data.offset ?? 0;
+    const { name } = parsed.output;
+    const offset = parsed.output.offset ?? 0;
     this.run(async () => {
       let file: { fh: FileHandle; size: number };
       try {
@@ -558,12 +560,12 @@ class Session {
   }
 
   private onList(header: EnvelopeHeader, started: number): void {
-    const parsed = listRequestSchema.safeParse(header);
+    const parsed = v.safeParse(listRequestSchema, header);
     if (!parsed.success) {
-      this.refuse('list', badRequest('list', parsed.error.issues[0]), started);
+      this.refuse('list', badRequest('list', parsed.issues[0]), started);
       return;
     }
-    const { prefix } = parsed.data;
+    const { prefix } = parsed.output;
     this.run(async () => {
       let count = 0;
       try {
@@ -606,14 +608,9 @@ class Session {
   }
 }
 
-function badRequest(
-  type: string,
-  issue: { path: PropertyKey[]; message: string } | undefined,
-): ServiceError {
-  const where =
-    issue && issue.path.length > 0 ? `"${issue.path.map(String).join('.')}"` : 'request';
+function badRequest(type: string, issue: v.BaseIssue<unknown>): ServiceError {
   return new ServiceError(
     'BAD_REQUEST',
-    `bad ${escapeName(type.slice(0, 32))} request: ${where}: ${issue?.message ?? 'invalid'}`,
+    `bad ${escapeName(type.slice(0, 32))} request: ${describeIssue(issue, 'request')}`,
   );
 }

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as v from 'valibot';
 import { LimitError, ProtocolError, UsageError } from '../../errors.js';
 import { parseAddress } from '../../transport/address.js';
 import type { UdpPeer } from '../../transport/udp-server.js';
@@ -40,15 +40,15 @@ export type MessengerDatagram =
   | { kind: 'ack'; id: string }
   | { kind: 'plain'; text: string };
 
-const id = z.string().regex(/^[0-9A-Za-z_-]{1,64}$/);
-const msgSchema = z.object({
-  type: z.literal('msg'),
+const id = v.pipe(v.string(), v.regex(/^[0-9A-Za-z_-]{1,64}$/));
+const msgSchema = v.object({
+  type: v.literal('msg'),
   id,
-  from: z.string().max(MAX_FROM).optional(),
-  text: z.string(),
-  ts: z.number().optional(),
+  from: v.optional(v.pipe(v.string(), v.maxLength(MAX_FROM))),
+  text: v.string(),
+  ts: v.optional(v.pipe(v.number(), v.finite())),
 });
-const ackSchema = z.object({ type: z.literal('ack'), id });
+const ackSchema = v.object({ type: v.literal('ack'), id });
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -75,19 +75,19 @@ export function decodeDatagram(bytes: Uint8Array, maxText = MAX_MESSENGER_TEXT):
   const parsed = text.startsWith('{') ? tryJson(text) : undefined;
   if (parsed !== undefined && (parsed.type === 'msg' || parsed.type === 'ack')) {
     if (parsed.type === 'ack') {
-      const ack = ackSchema.safeParse(parsed);
+      const ack = v.safeParse(ackSchema, parsed);
       if (!ack.success) throw new ProtocolError('BAD_REQUEST', 'malformed ack');
-      return { kind: 'ack', id: ack.data.id };
+      return { kind: 'ack', id: ack.output.id };
     }
-    const msg = msgSchema.safeParse(parsed);
+    const msg = v.safeParse(msgSchema, parsed);
     if (!msg.success) throw new ProtocolError('BAD_REQUEST', 'malformed message');
-    checkMessengerText(msg.data.text, maxText);
+    checkMessengerText(msg.output.text, maxText);
     return {
       kind: 'msg',
-      id: msg.data.id,
-      from: msg.data.from,
-      text: msg.data.text,
-      ts: msg.data.ts,
+      id: msg.output.id,
+      from: msg.output.from,
+      text: msg.output.text,
+      ts: msg.output.ts,
     };
   }
   // What starts like one of our datagrams but does not parse is a damaged one
