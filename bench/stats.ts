@@ -21,8 +21,8 @@ export function spread(values: readonly number[]): number {
 export function formatCount(value: number): string {
   if (!Number.isFinite(value)) return 'n/a';
   if (value >= 1e6) return `${(value / 1e6).toPrecision(3)} M`;
-  if (value >= 1e4) return `${(value / 1e3).toPrecision(3)} k`;
-  return value.toPrecision(3);
+  if (value >= 1e3) return `${(value / 1e3).toPrecision(3)} k`;
+  return value.toPrecision(3); // below 1 000: no exponent (toPrecision(3) of 8364 is "8.36e+3")
 }
 
 export function formatNumber(value: number, digits = 3): string {
