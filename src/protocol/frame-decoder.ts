@@ -7,6 +7,12 @@ export interface FrameDecoderOptions {
   maxFrame?: number;
   /** @default 'u32be' */
   byteOrder?: ByteOrder;
+  /**
+   * Keep the last split frame's assembly buffer for `takeAssembled()` (the
+   * caller then gives it back, or drops it). Off by default: a decoder would
+   * otherwise keep up to 64 KiB alive after the frame was handled.
+   */
+  recycle?: boolean;
 }
 
 /**
@@ -22,6 +28,16 @@ export type FrameHandler = (payload: Buffer) => unknown;
 
 /** Below this a partial frame's assembly buffer is never allocated smaller (bytes). */
 const MIN_ASSEMBLY = 64 * 1024;
+
+/**
+ * Assembly buffers of MIN_ASSEMBLY bytes given back with `FrameDecoder.recycle`,
+ * shared by every decoder of the process like Node's own Buffer pool, and
+ * bounded: a process keeps at most this many, whatever its connections.
+ * A fresh 64 KiB ArrayBuffer per split frame is external memory V8 must
+ * scavenge; 64 KiB echo traffic did one per frame (docs/PERFORMANCE.md).
+ */
+const MAX_SPARES = 8;
+const spares: Buffer[] = [];
 
 /**
  * Turns a byte stream cut at arbitrary points back into the frames that were
@@ -44,6 +60,7 @@ export class FrameDecoder {
   maxFrame: number;
   private readonly onFrame: FrameHandler;
   private readonly littleEndian: boolean;
+  private readonly recycling: boolean;
 
   /**
    * Header bytes of a frame whose header was split (0 when none pending).
@@ -58,12 +75,15 @@ export class FrameDecoder {
   private bodyFill = 0;
   /** Set when the handler of a split frame asked to stop. */
   private stopped = false;
+  /** The assembly buffer of the split frame completed last, until `takeAssembled()`. */
+  private assembled: Buffer | undefined;
 
   constructor(onFrame: FrameHandler, options: FrameDecoderOptions = {}) {
     this.onFrame = onFrame;
     this.maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME;
     this.byteOrder = options.byteOrder ?? 'u32be';
     this.littleEndian = this.byteOrder === 'u32le';
+    this.recycling = options.recycle ?? false;
   }
 
   /** Bytes held for the frame in progress (header included); 0 between frames. */
@@ -137,6 +157,27 @@ export class FrameDecoder {
     );
   }
 
+  /**
+   * The whole buffer behind the payload of the last split frame delivered
+   * (undefined if none since the last call). A caller that knows nothing
+   * holds that payload any more (written and flushed to the kernel) may give
+   * it to `FrameDecoder.recycle`.
+   */
+  takeAssembled(): Buffer | undefined {
+    const buffer = this.assembled;
+    this.assembled = undefined;
+    return buffer;
+  }
+
+  /**
+   * Lets a later split frame, in any decoder, reuse `buffer` (from
+   * `takeAssembled`). Only pool-sized buffers are kept, and only a few.
+   * The caller must hold no view on it: its bytes will be overwritten.
+   */
+  static recycle(buffer: Buffer): void {
+    if (buffer.length === MIN_ASSEMBLY && spares.length < MAX_SPARES) spares.push(buffer);
+  }
+
   /** Drops any partial frame. */
   reset(): void {
     this.headFill = 0;
@@ -183,6 +224,7 @@ export class FrameDecoder {
     this.bodyFill = filled;
     if (filled < this.frameLength) return -1;
     const payload = target.length === filled ? target : target.subarray(0, filled);
+    if (this.recycling) this.assembled = target;
     this.frameLength = -1;
     this.body = null;
     this.bodyFill = 0;
@@ -193,7 +235,12 @@ export class FrameDecoder {
   private startBody(length: number, chunk: Buffer, from: number): void {
     const available = chunk.length - from;
     const capacity = Math.min(length, Math.max(MIN_ASSEMBLY, available * 2));
-    const body = Buffer.allocUnsafe(capacity);
+    // A recycling decoder assembles frames of 4-64 KiB in pool-sized buffers
+    // (smaller ones come from Node's own pool anyway; larger ones are rare).
+    const pooled = this.recycling && capacity > MIN_ASSEMBLY / 16 && capacity <= MIN_ASSEMBLY;
+    const body = pooled
+      ? (spares.pop() ?? Buffer.allocUnsafeSlow(MIN_ASSEMBLY))
+      : Buffer.allocUnsafe(capacity);
     chunk.copy(body, 0, from);
     this.frameLength = length;
     this.body = body;

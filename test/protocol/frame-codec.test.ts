@@ -190,6 +190,56 @@ describe('frame decoder properties', () => {
     );
   });
 
+  it('with recycling, assembly buffers given back after each chunk never corrupt a frame', () => {
+    // Like the echo server: each payload is used (copied here) before the
+    // chunk's turn ends, then the split frame's buffer goes back to the pool.
+    const mid = fc.uint8Array({ minLength: 4_000, maxLength: 70_000 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(payload, mid), { maxLength: 10 }),
+        fc.array(fc.nat(), { maxLength: 40 }),
+        order,
+        (payloads, cuts, byteOrder) => {
+          const out: Buffer[] = [];
+          const decoder = new FrameDecoder((p) => out.push(Buffer.from(p)), {
+            byteOrder,
+            recycle: true,
+          });
+          for (const chunk of splitAt(encodeAll(payloads, byteOrder), cuts)) {
+            decoder.push(chunk);
+            const assembled = decoder.takeAssembled();
+            if (assembled) FrameDecoder.recycle(assembled);
+          }
+          decoder.end();
+          assert.deepEqual(
+            out,
+            payloads.map((p) => Buffer.from(p)),
+          );
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a recycled assembly buffer serves the next split frame; without recycle none is kept', () => {
+    const frame = encodeAll([new Uint8Array(50_000).fill(7)]);
+    const halves = [frame.subarray(0, 20_000), frame.subarray(20_000)];
+    const seen: Buffer[] = [];
+    const decoder = new FrameDecoder((p) => seen.push(p), { recycle: true });
+    for (const half of halves) decoder.push(half);
+    const first = decoder.takeAssembled();
+    assert.ok(first && seen[0]?.buffer === first.buffer);
+    assert.equal(decoder.takeAssembled(), undefined, 'handed out once');
+    FrameDecoder.recycle(first);
+    for (const half of halves) decoder.push(half);
+    assert.equal(seen[1]?.buffer, first.buffer, 'the second frame reused the first buffer');
+    assert.deepEqual(seen[1], Buffer.alloc(50_000, 7));
+
+    const plain = new FrameDecoder(() => undefined);
+    for (const half of halves) plain.push(half);
+    assert.equal(plain.takeAssembled(), undefined);
+  });
+
   it('one chunk, byte by byte and coalesced give identical output', () => {
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 8 }), (payloads) => {

@@ -160,7 +160,7 @@ class FramedEcho extends FrameDecoder {
   readonly reply: ReplyMode;
 
   constructor(conn: Connection, byteOrder: 'u32be' | 'u32le', config: SessionConfig) {
-    super(answerFrame, { byteOrder, maxFrame: config.maxFrame });
+    super(answerFrame, { byteOrder, maxFrame: config.maxFrame, recycle: true });
     this.conn = conn;
     this.writer = new FrameWriter(conn, { byteOrder, maxFrame: config.maxFrame });
     this.reply = config.reply;
@@ -178,6 +178,9 @@ function pushFrames(frames: FramedEcho, chunk: Buffer): void {
     throw err;
   }
   writer.release();
+  const assembled = frames.takeAssembled();
+  // Its reply was the last view on it; once the kernel has every byte, it may be reused.
+  if (assembled !== undefined && frames.conn.pendingWrite === 0) FrameDecoder.recycle(assembled);
 }
 
 function answerFrame(this: FramedEcho, payload: Buffer): boolean {

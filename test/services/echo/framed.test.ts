@@ -153,3 +153,42 @@ test('EchoClient in raw mode: a 12 MiB line round-trips', T, async (t) => {
   const reply = await client.request(Buffer.alloc(12 * 1024 * 1024, 'r'));
   assert.equal(reply.length, 12 * 1024 * 1024);
 });
+
+test(
+  'framed u32be: a reply waiting in a blocked socket keeps its bytes while other clients echo large frames',
+  T,
+  async (t) => {
+    // Split frames are assembled in buffers shared through a pool; one may go
+    // back only once its reply has left for the kernel. Client A stops
+    // reading, so its replies wait in the server; client B churns the pool.
+    const { tcp } = await startEcho(t, { reply: 'echo' });
+    const a = await rawConnect(tcp);
+    const b = await rawConnect(tcp);
+    t.after(() => {
+      a.destroy();
+      b.destroy();
+    });
+    const payloads = (count: number, seed: number): Buffer[] =>
+      Array.from({ length: count }, (_, i) =>
+        Buffer.alloc(20_000 + ((i * 7_919) % 45_000), seed + i),
+      );
+    a.pause();
+    const fromA = payloads(480, 0); // ~20 MB: more than loopback's buffers hold
+    a.write(Buffer.concat(fromA.map((p) => frame(p))));
+    const readerB = new FrameReader(b);
+    for (let round = 0; round < 40; round++) {
+      const fromB = payloads(20, 100 + round);
+      b.write(Buffer.concat(fromB.map((p) => frame(p))));
+      const replies = await readerB.take(fromB.length);
+      replies.forEach((reply, i) =>
+        assert.ok(reply.equals(fromB[i]!), `B: round ${round}, frame ${i}`),
+      );
+    }
+    const readerA = new FrameReader(a);
+    a.resume();
+    const replies = await readerA.take(fromA.length);
+    replies.forEach((reply, i) =>
+      assert.ok(reply.equals(fromA[i]!), `A: frame ${i} came back intact`),
+    );
+  },
+);
