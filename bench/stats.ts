@@ -20,9 +20,10 @@ export function spread(values: readonly number[]): number {
 /** 2.41 M, 81.2 k, 970 — three significant digits. */
 export function formatCount(value: number): string {
   if (!Number.isFinite(value)) return 'n/a';
-  if (value >= 1e6) return `${(value / 1e6).toPrecision(3)} M`;
-  if (value >= 1e3) return `${(value / 1e3).toPrecision(3)} k`;
-  return value.toPrecision(3); // below 1 000: no exponent (toPrecision(3) of 8364 is "8.36e+3")
+  // Thresholds just below 1e6 and 1e3: toPrecision(3) of 999.7 is "1.00e+3".
+  if (value >= 999_500) return `${(value / 1e6).toPrecision(3)} M`;
+  if (value >= 999.5) return `${(value / 1e3).toPrecision(3)} k`;
+  return value.toPrecision(3);
 }
 
 export function formatNumber(value: number, digits = 3): string {

@@ -235,12 +235,15 @@ export class FrameDecoder {
   private startBody(length: number, chunk: Buffer, from: number): void {
     const available = chunk.length - from;
     const capacity = Math.min(length, Math.max(MIN_ASSEMBLY, available * 2));
-    // A recycling decoder assembles frames of 4-64 KiB in pool-sized buffers
-    // (smaller ones come from Node's own pool anyway; larger ones are rare).
-    const pooled = this.recycling && capacity > MIN_ASSEMBLY / 16 && capacity <= MIN_ASSEMBLY;
-    const body = pooled
-      ? (spares.pop() ?? Buffer.allocUnsafeSlow(MIN_ASSEMBLY))
-      : Buffer.allocUnsafe(capacity);
+    // A recycling decoder takes a spare for a frame of 4-64 KiB when there is
+    // one (smaller frames come from Node's own pool anyway). Without one it
+    // allocates what the frame needs: a 5 KB frame must not cost 64 KiB
+    // where nothing is recycled (TLS writes never flush synchronously).
+    const spare =
+      this.recycling && capacity > MIN_ASSEMBLY / 16 && capacity <= MIN_ASSEMBLY
+        ? spares.pop()
+        : undefined;
+    const body = spare ?? Buffer.allocUnsafe(capacity);
     chunk.copy(body, 0, from);
     this.frameLength = length;
     this.body = body;

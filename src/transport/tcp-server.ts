@@ -12,7 +12,7 @@ import {
   type TlsServerConfig,
 } from './tls.js';
 import { prepareUnixPath, restrictUnixSocket } from './unix-socket.js';
-import type { SecureContext } from 'node:tls';
+import { TLSSocket, type SecureContext } from 'node:tls';
 
 export interface TcpServerOptions extends Partial<ConnectionLimits> {
   /** Connections served at once; the next gets BUSY and is closed. @default 10 000 */
@@ -241,7 +241,10 @@ export class TcpServer {
       socket.on('error', () => undefined);
       // A reset, like a firewall's reject: a plain close would race the
       // client's first bytes, so it would see either a clean EOF or a reset.
-      socket.resetAndDestroy();
+      // Node can reset only a plain TCP handle; a TLS socket (refused after
+      // its handshake, e.g. a peer gone before we looked) is closed instead.
+      if (socket instanceof TLSSocket) socket.destroy();
+      else socket.resetAndDestroy();
       this.options.onRefused?.(remote, new LimitError('ACCESS_DENIED', 'not allowed to connect'));
       return;
     }

@@ -177,6 +177,25 @@ describe('TLS servers and ssh-like client trust', () => {
     await assert.rejects(connect(plainExec.address, { tls: trustPolicy() }), isCode('TLS_ERROR'));
   });
 
+  it('a peer refused after its handshake is closed, and the server carries on', async (t) => {
+    // allowPeer is asked again once the handshake is done; a peer gone by
+    // then has no address and is refused. Node cannot reset a TLS socket
+    // (resetAndDestroy throws on it): this once took the process down.
+    const pems = await selfSigned();
+    let calls = 0;
+    const { tcp } = await startEcho(
+      t,
+      { reply: 'echo', tcp: { tls: pems, allowPeer: () => ++calls !== 2 } },
+      { tcp: LOOPBACK },
+    );
+    const refused = tlsConnect({ host: '127.0.0.1', port: portOf(tcp), rejectUnauthorized: false });
+    refused.on('error', () => undefined); // closed under it, in any way
+    await once(refused, 'close');
+    assert.equal(calls, 2, 'asked before and after the handshake');
+    const policy = trustPolicy({ fingerprint: fingerprint(pems.cert) });
+    assert.equal(await echoOnce(tcp, policy), 'secret');
+  });
+
   it('a handshake that stalls is cut off at handshakeTimeoutMs', async (t) => {
     const address = await tlsEcho(t, await selfSigned(), { handshakeTimeoutMs: 200 });
     const socket = await rawConnect(address);
