@@ -221,22 +221,29 @@ describe('frame decoder properties', () => {
     );
   });
 
-  it('a recycled assembly buffer serves the next split frame; without recycle none is kept', () => {
-    const frame = encodeAll([new Uint8Array(50_000).fill(7)]);
-    const halves = [frame.subarray(0, 20_000), frame.subarray(20_000)];
+  it('a recycled 64 KiB assembly buffer serves the next split frame; without recycle none is kept', () => {
+    const halves = (size: number, fill: number): Buffer[] => {
+      const wire = encodeAll([new Uint8Array(size).fill(fill)]);
+      return [wire.subarray(0, 20_000), wire.subarray(20_000)];
+    };
     const seen: Buffer[] = [];
     const decoder = new FrameDecoder((p) => seen.push(p), { recycle: true });
-    for (const half of halves) decoder.push(half);
+    for (const half of halves(65_536, 7)) decoder.push(half);
     const first = decoder.takeAssembled();
     assert.ok(first && seen[0]?.buffer === first.buffer);
     assert.equal(decoder.takeAssembled(), undefined, 'handed out once');
     FrameDecoder.recycle(first);
-    for (const half of halves) decoder.push(half);
+    // A smaller split frame (4-64 KiB) takes the spare rather than a fresh buffer.
+    for (const half of halves(50_000, 9)) decoder.push(half);
     assert.equal(seen[1]?.buffer, first.buffer, 'the second frame reused the first buffer');
-    assert.deepEqual(seen[1], Buffer.alloc(50_000, 7));
+    assert.deepEqual(seen[1], Buffer.alloc(50_000, 9));
+    // With no spare left, a frame gets a buffer of its own size, which is not pooled.
+    for (const half of halves(50_000, 3)) decoder.push(half);
+    const own = decoder.takeAssembled();
+    assert.equal(own?.length, 50_000);
 
     const plain = new FrameDecoder(() => undefined);
-    for (const half of halves) plain.push(half);
+    for (const half of halves(65_536, 1)) plain.push(half);
     assert.equal(plain.takeAssembled(), undefined);
   });
 
