@@ -42,6 +42,32 @@ function messages(count: number, maxBytes: number, seed: number): Buffer[] {
   });
 }
 
+/**
+ * Sends each message as a UDP echo request (a reply must be the upper-cased
+ * message) and counts the outcomes; only `ok` and `TIMEOUT` may occur.
+ */
+async function udpEchoOutcomes(
+  client: UdpClient,
+  sent: readonly Buffer[],
+  retry: { timeoutMs: number; retries: number },
+): Promise<Record<string, number>> {
+  const outcomes: Record<string, number> = {};
+  for (const m of sent) {
+    const want = upper(m);
+    const result = await within(
+      2_000,
+      'udp echo',
+      outcomeOf(client.request(m, { ...retry, match: (r) => r.equals(want) })),
+    );
+    outcomes[result] = (outcomes[result] ?? 0) + 1;
+  }
+  assert.deepEqual(
+    Object.keys(outcomes).filter((k) => k !== 'ok' && k !== 'TIMEOUT'),
+    [],
+  );
+  return outcomes;
+}
+
 const transparent: [string, Omit<TcpChaosOptions, 'seed'>][] = [
   [
     'latency 20 ms + jitter 30 ms both ways',
@@ -230,23 +256,8 @@ describe('echo under UDP faults', () => {
         client.close();
       });
       const sent = messages(200, 1_000, SEED + 1);
-      const outcomes: Record<string, number> = {};
       const started = performance.now();
-      for (const m of sent) {
-        const want = upper(m);
-        const result = await within(
-          2_000,
-          'udp echo',
-          outcomeOf(
-            client.request(m, { timeoutMs: 400, retries: 4, match: (r) => r.equals(want) }),
-          ),
-        );
-        outcomes[result] = (outcomes[result] ?? 0) + 1;
-      }
-      assert.deepEqual(
-        Object.keys(outcomes).filter((k) => k !== 'ok' && k !== 'TIMEOUT'),
-        [],
-      );
+      const outcomes = await udpEchoOutcomes(client, sent, { timeoutMs: 400, retries: 4 });
       assert.ok((outcomes.ok ?? 0) >= 190, JSON.stringify(outcomes));
       figure('echo udp drop/dup/reorder', {
         requests: sent.length,
@@ -278,22 +289,7 @@ describe('echo under UDP faults', () => {
         client.close();
       });
       const sent = messages(150, 500, SEED + 2);
-      const outcomes: Record<string, number> = {};
-      for (const m of sent) {
-        const want = upper(m);
-        const result = await within(
-          2_000,
-          'udp echo',
-          outcomeOf(
-            client.request(m, { timeoutMs: 300, retries: 5, match: (r) => r.equals(want) }),
-          ),
-        );
-        outcomes[result] = (outcomes[result] ?? 0) + 1;
-      }
-      assert.deepEqual(
-        Object.keys(outcomes).filter((k) => k !== 'ok' && k !== 'TIMEOUT'),
-        [],
-      );
+      const outcomes = await udpEchoOutcomes(client, sent, { timeoutMs: 300, retries: 5 });
       assert.ok((outcomes.ok ?? 0) >= 140, JSON.stringify(outcomes));
       figure('echo udp corrupt/truncate', {
         requests: sent.length,

@@ -88,7 +88,7 @@ const ref = v.optional(
 const text = v.string();
 const nick = v.pipe(v.string(), v.maxLength(256));
 const room = v.pipe(v.string(), v.maxLength(256));
-/** A ping's id: any string up to 64 characters, or any finite number. */
+/** A ping's id: a string of up to 64 characters, or a finite number. */
 const pingId = v.optional(
   v.union([v.pipe(v.string(), v.maxLength(64)), v.pipe(v.number(), v.finite())]),
 );

@@ -28,7 +28,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 /** No NUL: execve would cut the string there, so what runs is not what was asked. */
 const noNul = (s: string): boolean => !s.includes('\0');
 
-/** A JSON object, not an array (valibot's record takes any object, arrays too). */
+/** A JSON object, not an array (valibot's record also takes arrays). */
 const jsonObject = v.custom<Record<string, unknown>>(
   (input) => typeof input === 'object' && input !== null && !Array.isArray(input),
   (issue) => `Invalid type: Expected Object but received ${issue.received}`,
