@@ -192,6 +192,10 @@ export class ChatServer {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     if (this.bound) await this.tcp.close(graceMs);
+    // Clients attached over other transports are not the TCP server's to close.
+    for (const session of this.sessions) {
+      session.conn.destroy(new LimitError('SHUTTING_DOWN', 'the chat server is shutting down'));
+    }
     await this.bus.close();
   }
 
