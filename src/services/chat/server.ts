@@ -5,6 +5,7 @@
  * rest lives next to it:
  *
  * - session.ts   one client's state (`Session`) and the transport it needs (`ChatConnection`)
+ * - decoders.ts  bytes → queued work: text lines (with the no-newline settle) or envelopes
  * - dispatch.ts  input in order → broker calls; the per-client rate limit
  * - broker.ts    this node's rooms and nicks; what each request does
  * - outbound.ts  encode once per format, one write per client per turn, SLOW_CONSUMER
@@ -16,11 +17,9 @@
  * message carries one u32be envelope frame) and treats it exactly like a
  * client accepted on the chat port, bounds and all.
  */
-import { LimitError, ProtocolError, ServiceError, SockitError } from '../../errors.js';
+import { LimitError, SockitError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
-import { EnvelopeDecoder } from '../../protocol/envelope.js';
 import { detectFraming, type FramingMode, type ResolvedFraming } from '../../protocol/framing.js';
-import { LineDecoder } from '../../protocol/line-decoder.js';
 import { encodeTextNotice } from '../../protocol/text-notice.js';
 import { formatAddress, type Address } from '../../transport/address.js';
 import type { Connection } from '../../transport/connection.js';
@@ -28,6 +27,7 @@ import { TcpServer, type TcpServerOptions } from '../../transport/tcp-server.js'
 import { ChatBroker, type ChatStats } from './broker.js';
 import type { ChatBus } from './bus.js';
 import { Dispatcher } from './dispatch.js';
+import { clearSettle, envelopeDecoder, lineDecoder, type Decoder } from './decoders.js';
 import { BusDelivery } from './delivery.js';
 import {
   DEFAULT_CHAT_HISTORY,
@@ -46,7 +46,6 @@ import {
   DEFAULT_MAX_CHAT_LINE,
   DEFAULT_MAX_TEXT,
   canonicalRoom,
-  parseChatRequest,
 } from './messages.js';
 import { Outgoing, noticeFor } from './outbound.js';
 import { Session, type ChatConnection, type ChatRateLimit } from './session.js';
@@ -93,13 +92,6 @@ export interface ChatServerOptions {
   logger?: Logger;
   /** Clock for message timestamps (ms since 1970). */
   now?: () => number;
-}
-
-/** How a client's bytes become work: one decoder per client, chosen by its first byte. */
-interface Decoder {
-  push(chunk: Buffer): void;
-  end(): void;
-  inMessage(): boolean;
 }
 
 export class ChatServer {
@@ -278,73 +270,12 @@ export class ChatServer {
   private decoderFor(session: Session, mode: ResolvedFraming): Decoder {
     session.format = mode === 'raw' ? 'text' : mode;
     session.queue.push({ kind: 'hello' });
-    if (mode === 'raw') {
-      // nc users cannot answer pings: TCP keepalive probes find a vanished peer instead.
-      if (this.pingIntervalMs > 0) keepAlive(session.conn, this.pingIntervalMs);
-      let settling = false;
-      const lines = new LineDecoder(
-        (line) => {
-          session.queue.push({ kind: 'line', line: line.toString('utf8'), unterminated: settling });
-        },
-        { maxLine: this.maxLine },
-      );
-      // A read that ends inside a line, followed by silence: the line is what was read.
-      const settle = (): void => {
-        session.settleTimer = undefined;
-        if (session.gone || lines.bufferedBytes === 0) return;
-        settling = true;
-        try {
-          lines.end();
-        } finally {
-          settling = false;
-        }
-        this.dispatch.drain(session);
-      };
-      return {
-        push: (chunk) => {
-          clearSettle(session);
-          lines.push(chunk);
-          if (lines.bufferedBytes > 0 && this.lineSettleMs > 0) {
-            session.settleTimer = setTimeout(settle, this.lineSettleMs);
-          }
-        },
-        end: () => {
-          clearSettle(session);
-          lines.end();
-        },
-        inMessage: () => lines.bufferedBytes > 0,
-      };
-    }
-    const envelopes = new EnvelopeDecoder(
-      {
-        onHeader: (header) => {
-          if ((header.size ?? 0) > 0) {
-            throw new ProtocolError('BAD_REQUEST', 'chat envelopes carry no body');
-          }
-          const ref = header.ref;
-          try {
-            session.queue.push({ kind: 'request', request: parseChatRequest(header) });
-          } catch (err) {
-            if (!(err instanceof ServiceError)) throw err;
-            session.queue.push({
-              kind: 'bad',
-              error: err,
-              ref: typeof ref === 'string' || typeof ref === 'number' ? ref : undefined,
-            });
-          }
-        },
-      },
-      { byteOrder: mode },
-    );
-    return {
-      push: (chunk) => {
-        envelopes.push(chunk);
-      },
-      end: () => {
-        envelopes.end();
-      },
-      inMessage: () => envelopes.inMessage,
-    };
+    if (mode !== 'raw') return envelopeDecoder(session, mode);
+    // nc users cannot answer pings: TCP keepalive probes find a vanished peer instead.
+    if (this.pingIntervalMs > 0) keepAlive(session.conn, this.pingIntervalMs);
+    return lineDecoder(session, this.maxLine, this.lineSettleMs, () => {
+      this.dispatch.drain(session);
+    });
   }
 
   private startSweep(): void {
@@ -382,12 +313,6 @@ export class ChatServer {
       }
     }
   }
-}
-
-function clearSettle(session: Session): void {
-  if (session.settleTimer === undefined) return;
-  clearTimeout(session.settleTimer);
-  session.settleTimer = undefined;
 }
 
 /** TCP keepalive where the transport has it (a `Connection`'s socket, or its own method). */
