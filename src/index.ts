@@ -220,6 +220,7 @@ export {
   DEFAULT_MAX_CHAT_LINE,
   DEFAULT_MAX_TEXT,
   DEFAULT_ROOM,
+  LocalChatBus,
   MAX_NICK_LENGTH,
   MAX_ROOMS_PER_CLIENT,
   MAX_ROOM_LENGTH,
@@ -235,7 +236,13 @@ export {
   parseTextLine,
 } from './services/chat/index.js';
 export type {
+  BusPresenceEvent,
+  BusPrivateMessage,
+  BusRoomMessage,
+  ChatBus,
+  ChatBusHandlers,
   ChatClientOptions,
+  ChatConnection,
   ChatErrorEvent,
   ChatEvent,
   ChatJoinedEvent,
@@ -249,6 +256,8 @@ export type {
   ChatServerOptions,
   ChatStats,
   ChatWelcomeEvent,
+  LocalChatBusOptions,
+  MaybePromise,
   TextCommand,
 } from './services/chat/index.js';
 export {

@@ -1,5 +1,15 @@
 export { ChatServer } from './server.js';
-export type { ChatRateLimit, ChatServerOptions, ChatStats } from './server.js';
+export type { ChatConnection, ChatRateLimit, ChatServerOptions, ChatStats } from './server.js';
+export { LocalChatBus } from './local-bus.js';
+export type { LocalChatBusOptions } from './local-bus.js';
+export type {
+  BusPresenceEvent,
+  BusPrivateMessage,
+  BusRoomMessage,
+  ChatBus,
+  ChatBusHandlers,
+  MaybePromise,
+} from './bus.js';
 export { ChatClient } from './client.js';
 export type { ChatClientOptions } from './client.js';
 export {

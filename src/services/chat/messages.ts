@@ -133,6 +133,8 @@ export interface ChatMessageEvent {
   text: string;
   /** Server time, ms since 1970. */
   ts: number;
+  /** Set on the room's earlier messages a client is sent when it joins (history on join). */
+  history?: true;
 }
 
 export interface ChatJoinedEvent {
@@ -206,6 +208,7 @@ export type TextCommand =
   | { kind: 'part'; room: string | undefined }
   | { kind: 'msg'; to: string; text: string }
   | { kind: 'who'; room: string | undefined }
+  | { kind: 'history'; room: string | undefined }
   | { kind: 'quit'; text: string | undefined }
   | { kind: 'help' }
   | { kind: 'none' };
@@ -217,6 +220,7 @@ export const TEXT_HELP = [
   '  /part [ROOM]      leave a room (default: the current one)',
   '  /msg NICK TEXT    private message',
   '  /who [ROOM]       who is in a room',
+  '  /history [ROOM]   the last messages of a room',
   '  /quit [TEXT]      leave',
   '  /help             this help',
   '  anything else is said to your current room; start a line with // to say "/…"',
@@ -260,6 +264,9 @@ export function parseTextLine(line: string): TextCommand {
     case 'names':
       if (words.length > 1) throw usage('who', '[ROOM]');
       return { kind: 'who', room: words[0] };
+    case 'history':
+      if (words.length > 1) throw usage('history', '[ROOM]');
+      return { kind: 'history', room: words[0] };
     case 'quit':
     case 'exit':
       return { kind: 'quit', text: rest.length > 0 ? rest : undefined };

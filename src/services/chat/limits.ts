@@ -1,0 +1,42 @@
+/**
+ * The chat broker's own bounds, with their units (docs/LIMITS.md, "Chat").
+ * The bounds of what a client may send (nick, room and text lengths, rooms
+ * per client, the outbound queue) are part of the wire contract and live in
+ * messages.ts; these are the server's timers, rates and memory.
+ */
+import type { ChatRateLimit } from './session.js';
+
+/** A framed client silent this long is sent a ping (ms); text clients get TCP keepalive probes instead. */
+export const DEFAULT_CHAT_PING_INTERVAL_MS = 30_000;
+
+/** A pinged client silent this long more is dropped with PING_TIMEOUT (ms). */
+export const DEFAULT_CHAT_PING_TIMEOUT_MS = 30_000;
+
+/** How long a client that is cut off gets to read its notice before its socket is destroyed (ms). */
+export const DEFAULT_CHAT_NOTICE_GRACE_MS = 2_000;
+
+/** Output that does not drain for this long marks a SLOW_CONSUMER (ms). */
+export const DEFAULT_CHAT_WRITE_TIMEOUT_MS = 30_000;
+
+/** Per-client token bucket: 25 requests per second sustained, 50 at once. */
+export const DEFAULT_CHAT_RATE: Readonly<ChatRateLimit> = { ratePerSec: 25, burst: 50 };
+
+/**
+ * Slack between the chat queue bound (`maxQueue`, cut off with a notice) and
+ * the Connection's own hard bound just above it (cut off at once): the
+ * notice itself must still fit.
+ */
+export const HARD_BOUND_SLACK = 64 * 1024;
+
+/** The sweep for silent clients runs every half ping interval, but never more often than this (ms). */
+export const MIN_SWEEP_INTERVAL_MS = 10;
+
+/** Messages a room keeps for history on join (`historyLimit`). */
+export const DEFAULT_CHAT_HISTORY = 100;
+
+/**
+ * Text bytes (UTF-8) the in-process history holds across all rooms; past it
+ * the oldest messages of the whole server are forgotten first. Without it,
+ * many rooms of 100 long messages would be unbounded memory.
+ */
+export const DEFAULT_CHAT_HISTORY_BYTES = 8 * 1024 * 1024;
