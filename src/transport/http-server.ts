@@ -1,10 +1,4 @@
-import {
-  createServer as createHttpServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { fromSystemError } from '../errors.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from '../limits.js';
@@ -49,7 +43,10 @@ export function requestPeer(req: IncomingMessage): string {
  * graceful close that cuts what is left after the grace period.
  */
 export class HttpServer {
-  private readonly server: Server;
+  /** Created in listen(): node:http and node:https are loaded only by a process that serves HTTP (heap budget). */
+  private server: Server | undefined;
+  private readonly handlers: HttpHandlers;
+  private readonly options: HttpServerOptions;
   private readonly log: Logger;
   private readonly graceMs: number;
   /** Sockets taken over by an upgrade: node:http no longer tracks them. */
@@ -58,8 +55,14 @@ export class HttpServer {
   private closing: Promise<void> | undefined;
 
   constructor(handlers: HttpHandlers, options: HttpServerOptions = {}) {
+    this.handlers = handlers;
+    this.options = options;
     this.log = (options.logger ?? silentLogger).child({ service: options.name ?? 'http' });
     this.graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+  }
+
+  private async create(): Promise<Server> {
+    const { handlers, options } = this;
     const common = {
       headersTimeout: options.headersTimeoutMs ?? DEFAULT_HTTP_HEADERS_TIMEOUT_MS,
       requestTimeout: 30_000,
@@ -67,31 +70,36 @@ export class HttpServer {
       // A page makes a few requests; nothing here takes a body.
       maxHeaderSize: 16 * 1024,
     };
-    this.server = options.tls
-      ? createHttpsServer({ ...common, cert: options.tls.cert, key: options.tls.key })
-      : createHttpServer(common);
-    this.server.maxConnections = options.maxSockets ?? DEFAULT_HTTP_MAX_SOCKETS;
-    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const server: Server = options.tls
+      ? (await import('node:https')).createServer({
+          ...common,
+          cert: options.tls.cert,
+          key: options.tls.key,
+        })
+      : (await import('node:http')).createServer(common);
+    server.maxConnections = options.maxSockets ?? DEFAULT_HTTP_MAX_SOCKETS;
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       handlers.request(req, res);
     });
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // Every socket has an 'error' listener: a reset must never reach the process.
       socket.on('error', () => undefined);
       this.upgraded.add(socket);
       socket.once('close', () => this.upgraded.delete(socket));
       handlers.upgrade(req, socket, head);
     });
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       this.log.debug({ event: 'client_error', code: err.code });
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       else socket.destroy();
     });
-    this.server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+    server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
       this.log.debug({ event: 'tls_error', code: err.code });
     });
-    this.server.on('error', (err) => {
+    server.on('error', (err) => {
       this.log.error({ event: 'server_error', err: fromSystemError(err, 'accept').message });
     });
+    return server;
   }
 
   /** The bound address, with the real port when 0 was asked for. */
@@ -101,24 +109,27 @@ export class HttpServer {
   }
 
   async listen(address: Address): Promise<Address> {
+    if (this.server) throw new Error('already listening');
+    const server = await this.create();
+    this.server = server;
     if (address.kind === 'unix') await prepareUnixPath(address.path);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
         reject(fromSystemError(err, `listen on ${formatAddress(address)}`));
       };
-      this.server.once('error', onError);
+      server.once('error', onError);
       const done = (): void => {
-        this.server.off('error', onError);
+        server.off('error', onError);
         resolve();
       };
-      if (address.kind === 'unix') this.server.listen({ path: address.path }, done);
-      else this.server.listen({ host: address.host, port: address.port }, done);
+      if (address.kind === 'unix') server.listen({ path: address.path }, done);
+      else server.listen({ host: address.host, port: address.port }, done);
     });
     if (address.kind === 'unix') {
       await restrictUnixSocket(address.path);
       this.bound = address;
     } else {
-      const info = this.server.address();
+      const info = server.address();
       const port = typeof info === 'object' && info !== null ? info.port : address.port;
       this.bound = { kind: 'inet', host: address.host, port };
     }
@@ -137,15 +148,16 @@ export class HttpServer {
   }
 
   private async shutdown(graceMs: number): Promise<void> {
-    if (!this.server.listening) return;
+    const server = this.server;
+    if (!server?.listening) return;
     const closed = new Promise<void>((resolve) => {
-      this.server.close(() => {
+      server.close(() => {
         resolve();
       });
     });
-    this.server.closeIdleConnections();
+    server.closeIdleConnections();
     const timer = setTimeout(() => {
-      this.server.closeAllConnections();
+      server.closeAllConnections();
       for (const socket of this.upgraded) socket.destroy();
     }, graceMs);
     await closed;

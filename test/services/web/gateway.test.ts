@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { describe, it } from 'node:test';
+import type { Address, ChatServer } from '../../../src/index.js';
 import { FramedPeer, TextPeer, startChat } from '../../helpers/chat.js';
 import { captureLogger, startEcho } from '../../helpers/echo.js';
 import { frame, portOf } from '../../helpers/net.js';
@@ -148,146 +149,166 @@ describe('web gateway: the Origin rules', () => {
   });
 });
 
-describe('web gateway: chat over WebSocket', () => {
-  it('a browser, a framed client and an nc user share a room, each message once', T, async (t) => {
-    const { tcp } = await startChat(t);
-    const { origin, wsBase } = await startGateway(t, { chat: tcp });
-    const web = await WsPeer.open(t, `${wsBase}/ws`, origin);
-    const roster = await web.join('lobby', 'alice');
-    assert.deepEqual(roster.nicks, ['alice']);
-    const nc = await TextPeer.connect(t, tcp);
-    nc.line('/nick carol');
-    await web.event('joined', (e) => e.nick === 'guest2' || e.nick === 'carol');
-    const framed = await FramedPeer.connect(t, tcp);
-    await framed.join('lobby', 'bob');
+for (const mode of ['in-process', 'tcp'] as const) {
+  describe(`web gateway: chat over WebSocket (${mode} broker)`, () => {
+    /** The gateway's chat option: the ChatServer itself, or its TCP address. */
+    const via = (started: { server: ChatServer; tcp: Address }): ChatServer | Address =>
+      mode === 'in-process' ? started.server : started.tcp;
 
-    web.sendJson({ type: 'say', room: 'lobby', text: 'hi from the browser' });
-    await nc.waitLine('#lobby <alice> hi from the browser');
-    await framed.wait((e) => e.type === 'message' && e.text === 'hi from the browser');
-    nc.line('hi from nc');
-    const fromNc = await web.event('message', (e) => e.text === 'hi from nc');
-    assert.equal(fromNc.from, 'carol');
-    framed.send({ type: 'msg', to: 'alice', text: 'psst' });
-    const pm = await web.event('message', (e) => e.text === 'psst');
-    assert.equal(pm.to, 'alice');
-    // The receipt of alice's own message, and nothing twice.
-    await web.event('message', (e) => e.from === 'alice');
-    framed.send({ type: 'say', room: 'lobby', text: 'last' });
-    await web.event('message', (e) => e.text === 'last');
-    const texts = web
-      .events()
-      .filter((e) => e.type === 'message')
-      .map((e) => e.text);
-    assert.deepEqual(texts, ['hi from the browser', 'hi from nc', 'psst', 'last']);
-    assert.ok(
-      !nc.lines.items.some((l) => l.includes('psst')),
-      'a private message reaches only its target',
+    it(
+      'a browser, a framed client and an nc user share a room, each message once',
+      T,
+      async (t) => {
+        const chat = await startChat(t);
+        const { tcp } = chat;
+        const { origin, wsBase } = await startGateway(t, { chat: via(chat) });
+        const web = await WsPeer.open(t, `${wsBase}/ws`, origin);
+        const roster = await web.join('lobby', 'alice');
+        assert.deepEqual(roster.nicks, ['alice']);
+        const nc = await TextPeer.connect(t, tcp);
+        nc.line('/nick carol');
+        await web.event('joined', (e) => e.nick === 'guest2' || e.nick === 'carol');
+        const framed = await FramedPeer.connect(t, tcp);
+        await framed.join('lobby', 'bob');
+
+        web.sendJson({ type: 'say', room: 'lobby', text: 'hi from the browser' });
+        await nc.waitLine('#lobby <alice> hi from the browser');
+        await framed.wait((e) => e.type === 'message' && e.text === 'hi from the browser');
+        nc.line('hi from nc');
+        const fromNc = await web.event('message', (e) => e.text === 'hi from nc');
+        assert.equal(fromNc.from, 'carol');
+        framed.send({ type: 'msg', to: 'alice', text: 'psst' });
+        const pm = await web.event('message', (e) => e.text === 'psst');
+        assert.equal(pm.to, 'alice');
+        // The receipt of alice's own message, and nothing twice.
+        await web.event('message', (e) => e.from === 'alice');
+        framed.send({ type: 'say', room: 'lobby', text: 'last' });
+        await web.event('message', (e) => e.text === 'last');
+        const texts = web
+          .events()
+          .filter((e) => e.type === 'message')
+          .map((e) => e.text);
+        assert.deepEqual(texts, ['hi from the browser', 'hi from nc', 'psst', 'last']);
+        assert.ok(
+          !nc.lines.items.some((l) => l.includes('psst')),
+          'a private message reaches only its target',
+        );
+      },
     );
-  });
 
-  it('a binary message on the chat path is refused with an error; the link stays', T, async (t) => {
-    const { tcp } = await startChat(t);
-    const { origin, wsBase } = await startGateway(t, { chat: tcp });
-    const web = await WsPeer.open(t, `${wsBase}/ws`, origin);
-    web.ws.send(Buffer.from([0, 1, 2]));
-    const error = await web.event('error');
-    assert.equal(error.code, 'BAD_REQUEST');
-    const roster = await web.join('lobby', 'alice');
-    assert.deepEqual(roster.nicks, ['alice']);
-  });
+    it(
+      'a binary message on the chat path is refused with an error; the link stays',
+      T,
+      async (t) => {
+        const chat = await startChat(t);
+        const { origin, wsBase } = await startGateway(t, { chat: via(chat) });
+        const web = await WsPeer.open(t, `${wsBase}/ws`, origin);
+        web.ws.send(Buffer.from([0, 1, 2]));
+        const error = await web.event('error');
+        assert.equal(error.code, 'BAD_REQUEST');
+        const roster = await web.join('lobby', 'alice');
+        assert.deepEqual(roster.nicks, ['alice']);
+      },
+    );
 
-  it('the broker’s own errors come through: a taken nick, bad JSON', T, async (t) => {
-    const { tcp } = await startChat(t);
-    const { origin, wsBase } = await startGateway(t, { chat: tcp });
-    const a = await WsPeer.open(t, `${wsBase}/ws`, origin);
-    await a.join('lobby', 'alice');
-    const b = await WsPeer.open(t, `${wsBase}/ws`, origin);
-    b.sendJson({ type: 'join', room: 'lobby', nick: 'ALICE', ref: 'j1' });
-    const taken = await b.event('error');
-    assert.deepEqual([taken.code, taken.ref], ['NICK_TAKEN', 'j1']);
-    b.ws.send('{not json');
-    assert.equal((await b.event('error', (e) => e.code !== 'NICK_TAKEN')).code, 'BAD_HEADER');
-  });
+    it('the broker’s own errors come through: a taken nick, bad JSON', T, async (t) => {
+      const chat = await startChat(t);
+      const { origin, wsBase } = await startGateway(t, { chat: via(chat) });
+      const a = await WsPeer.open(t, `${wsBase}/ws`, origin);
+      await a.join('lobby', 'alice');
+      const b = await WsPeer.open(t, `${wsBase}/ws`, origin);
+      b.sendJson({ type: 'join', room: 'lobby', nick: 'ALICE', ref: 'j1' });
+      const taken = await b.event('error');
+      assert.deepEqual([taken.code, taken.ref], ['NICK_TAKEN', 'j1']);
+      b.ws.send('{not json');
+      assert.equal((await b.event('error', (e) => e.code !== 'NICK_TAKEN')).code, 'BAD_HEADER');
+    });
 
-  it('a message over the chat bound closes with 1009 before it is buffered', T, async (t) => {
-    const { tcp } = await startChat(t);
-    const { origin, wsBase } = await startGateway(t, { chat: tcp });
-    const web = await WsPeer.open(t, `${wsBase}/ws`, origin);
-    web.ws.send(JSON.stringify({ type: 'say', text: 'x'.repeat(70 * 1024) }));
-    await web.whenClosed();
-    assert.equal(web.closeCode, 1009);
-  });
+    it('a message over the chat bound closes with 1009 before it is buffered', T, async (t) => {
+      const chat = await startChat(t);
+      const { origin, wsBase } = await startGateway(t, { chat: via(chat) });
+      const web = await WsPeer.open(t, `${wsBase}/ws`, origin);
+      web.ws.send(JSON.stringify({ type: 'say', text: 'x'.repeat(70 * 1024) }));
+      await web.whenClosed();
+      assert.equal(web.closeCode, 1009);
+    });
 
-  it(
-    'a browser that stops reading is cut off (SLOW_CONSUMER); the room carries on',
-    T,
-    async (t) => {
-      const { tcp } = await startChat(t, { rateLimit: false });
-      const { gateway, origin, wsBase } = await startGateway(t, {
-        chat: tcp,
-        maxQueue: 64 * 1024,
-        // Time for the test to read the megabytes queued ahead of the close frame.
-        noticeGraceMs: 15_000,
-      });
-      const slow = await WsPeer.open(t, `${wsBase}/ws`, origin);
-      await slow.join('lobby', 'slow');
-      const fine = await WsPeer.open(t, `${wsBase}/ws`, origin);
-      await fine.join('lobby', 'fine');
-      const talker = await FramedPeer.connect(t, tcp);
-      await talker.join('lobby', 'talker');
-      slow.ws.pause(); // reads nothing from now on
-      // Kernel buffers on loopback take megabytes first: talk until the broker hears slow left.
-      const text = 'y'.repeat(4000);
-      let peak = 0;
-      let sent = 0;
-      let slowLeft = false;
-      const base = fine.messages.length;
-      void fine.event('left', (e) => e.nick === 'slow').then(() => (slowLeft = true));
-      while (!slowLeft && sent < 50_000) {
-        for (let i = 0; i < 100; i++) talker.send({ type: 'say', room: 'lobby', text });
-        sent += 100;
-        const want = base + sent;
-        await fine.wait(() => fine.messages.length >= want);
-        peak = Math.max(peak, gateway.pendingWrite);
-      }
-      assert.ok(slowLeft, 'slow was cut off');
-      const left = await fine.event('left', (e) => e.nick === 'slow');
-      assert.equal(left.room, 'lobby');
-      const count = fine.events().filter((e) => e.type === 'message' && e.from === 'talker').length;
-      assert.equal(count, sent, 'the reading browser got every message');
-      // The bound, plus one message: the check comes before each send.
-      assert.ok(peak <= 64 * 1024 + 4 * 1024, `gateway queue peaked at ${peak}`);
-      slow.ws.resume();
-      await slow.whenClosed();
-      assert.equal(slow.closeCode, 1008);
-      assert.match(slow.closeReason, /^SLOW_CONSUMER/);
-    },
-  );
+    it(
+      'a browser that stops reading is cut off (SLOW_CONSUMER); the room carries on',
+      T,
+      async (t) => {
+        const chat = await startChat(t, { rateLimit: false, maxQueue: 64 * 1024 });
+        const { tcp } = chat;
+        const { gateway, origin, wsBase } = await startGateway(t, {
+          chat: via(chat),
+          maxQueue: 64 * 1024,
+          // Time for the test to read the megabytes queued ahead of the close frame.
+          noticeGraceMs: 15_000,
+        });
+        const slow = await WsPeer.open(t, `${wsBase}/ws`, origin);
+        await slow.join('lobby', 'slow');
+        const fine = await WsPeer.open(t, `${wsBase}/ws`, origin);
+        await fine.join('lobby', 'fine');
+        const talker = await FramedPeer.connect(t, tcp);
+        await talker.join('lobby', 'talker');
+        slow.ws.pause(); // reads nothing from now on
+        // Kernel buffers on loopback take megabytes first: talk until the broker hears slow left.
+        const text = 'y'.repeat(4000);
+        let peak = 0;
+        let sent = 0;
+        const cut = { left: false };
+        const base = fine.messages.length;
+        void fine.event('left', (e) => e.nick === 'slow').then(() => (cut.left = true));
+        while (!cut.left && sent < 50_000) {
+          // 40 KB a turn: under the 64 KiB bound of a client that does read.
+          for (let i = 0; i < 10; i++) talker.send({ type: 'say', room: 'lobby', text });
+          sent += 10;
+          const want = base + sent;
+          await fine.wait(() => fine.messages.length >= want);
+          peak = Math.max(peak, gateway.pendingWrite);
+        }
+        assert.ok(cut.left, 'slow was cut off');
+        const left = await fine.event('left', (e) => e.nick === 'slow');
+        assert.equal(left.room, 'lobby');
+        const count = fine
+          .events()
+          .filter((e) => e.type === 'message' && e.from === 'talker').length;
+        assert.equal(count, sent, 'the reading browser got every message');
+        // The bound, plus one message: the check comes before each send.
+        assert.ok(peak <= 64 * 1024 + 4 * 1024, `gateway queue peaked at ${peak}`);
+        slow.ws.resume();
+        await slow.whenClosed();
+        assert.equal(slow.closeCode, 1008);
+        assert.match(slow.closeReason, /^SLOW_CONSUMER/);
+      },
+    );
 
-  it('past maxConnections the handshake gets 503', T, async (t) => {
-    const { tcp } = await startChat(t);
-    const { origin, wsBase } = await startGateway(t, { chat: tcp, maxConnections: 1 });
-    await WsPeer.open(t, `${wsBase}/ws`, origin);
-    await assert.rejects(WsPeer.open(t, `${wsBase}/ws`, origin), { status: 503 });
-  });
+    it('past maxConnections the handshake gets 503', T, async (t) => {
+      const chat = await startChat(t);
+      const { origin, wsBase } = await startGateway(t, { chat: via(chat), maxConnections: 1 });
+      await WsPeer.open(t, `${wsBase}/ws`, origin);
+      await assert.rejects(WsPeer.open(t, `${wsBase}/ws`, origin), { status: 503 });
+    });
 
-  it('a broker that cannot be reached is a 502, not a dangling WebSocket', T, async (t) => {
-    const { server, tcp } = await startChat(t);
-    await server.close(0);
-    const { origin, wsBase } = await startGateway(t, { chat: tcp });
-    await assert.rejects(WsPeer.open(t, `${wsBase}/ws`, origin), { status: 502 });
-  });
+    it('a broker that cannot be reached is a 502, not a dangling WebSocket', T, async (t) => {
+      if (mode === 'in-process') return; // nothing to reach
+      const { server, tcp } = await startChat(t);
+      await server.close(0);
+      const { origin, wsBase } = await startGateway(t, { chat: tcp });
+      await assert.rejects(WsPeer.open(t, `${wsBase}/ws`, origin), { status: 502 });
+    });
 
-  it('a browser that answers no ping is dropped (PING_TIMEOUT)', T, async (t) => {
-    const { tcp } = await startChat(t);
-    const { origin, wsBase } = await startGateway(t, { chat: tcp, heartbeatMs: 100 });
-    const web = await WsPeer.open(t, `${wsBase}/ws`, origin, { autoPong: false });
-    await web.join('lobby', 'quiet');
-    await web.whenClosed();
-    assert.equal(web.closeCode, 1008);
-    assert.match(web.closeReason, /^PING_TIMEOUT/);
+    it('a browser that answers no ping is dropped (PING_TIMEOUT)', T, async (t) => {
+      const chat = await startChat(t);
+      const { origin, wsBase } = await startGateway(t, { chat: via(chat), heartbeatMs: 100 });
+      const web = await WsPeer.open(t, `${wsBase}/ws`, origin, { autoPong: false });
+      await web.join('lobby', 'quiet');
+      await web.whenClosed();
+      assert.equal(web.closeCode, 1008);
+      assert.match(web.closeReason, /^PING_TIMEOUT/);
+    });
   });
-});
+}
 
 describe('web gateway: bridges keep message boundaries', () => {
   it(
