@@ -182,13 +182,25 @@ export class ChatBroker {
     });
   }
 
-  say(session: Session, room: string, text: string): Step {
+  /**
+   * A room message. Members are written to when the bus delivers it, in the
+   * bus's order (delivery.ts). A text client is not sent its own line (it
+   * sees what it typed) unless `receipt`: a program that sent it without a
+   * line end and waits for an answer gets the line back.
+   */
+  say(session: Session, room: string, text: string, receipt = false): Step {
     checkText(text, this.options.maxText);
     const members = this.rooms.get(room);
     if (!members?.has(session)) throw new ServiceError('NOT_IN_ROOM', `you are not in #${room}`);
-    // Members are written to when the bus delivers it (`message`), in the bus's order.
-    const id = this.bus.publish({ room, from: session.nick, text, ts: this.now() });
-    return isSettled(id) ? undefined : id.then(() => undefined);
+    const from = session.nick;
+    const ts = this.now();
+    const id = this.bus.publish({ room, from, text, ts });
+    if (!receipt || session.format !== 'text')
+      return isSettled(id) ? undefined : id.then(() => undefined);
+    return then(id, (assigned) => {
+      const event: ChatEvent = { type: 'message', id: assigned, from, room, text, ts };
+      this.outbound.deliver(session, new Outgoing(event));
+    });
   }
 
   privateMessage(session: Session, to: string, text: string): Step {

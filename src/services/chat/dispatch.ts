@@ -109,13 +109,13 @@ export class Dispatcher {
       case 'bad':
         throw work.error;
       case 'line':
-        return this.actText(session, parseTextLine(work.line));
+        return this.actText(session, parseTextLine(work.line), work.unterminated);
       case 'request':
         return this.actRequest(session, work.request);
     }
   }
 
-  private actText(session: Session, command: TextCommand): Step {
+  private actText(session: Session, command: TextCommand, unterminated: boolean): Step {
     const broker = this.broker;
     switch (command.kind) {
       case 'none':
@@ -125,7 +125,7 @@ export class Dispatcher {
         if (room === undefined) {
           throw new ServiceError('NOT_IN_ROOM', 'you are in no room: /join ROOM first');
         }
-        return broker.say(session, room, command.text);
+        return broker.say(session, room, command.text, unterminated);
       }
       case 'nick':
         return broker.rename(session, command.nick, undefined);

@@ -31,6 +31,14 @@ export const HARD_BOUND_SLACK = 64 * 1024;
 /** The sweep for silent clients runs every half ping interval, but never more often than this (ms). */
 export const MIN_SWEEP_INTERVAL_MS = 10;
 
+/**
+ * A text client's read that ends inside a line is taken as a whole line
+ * once no more bytes came for this long (ms): a tutorial client that sends
+ * `hello` without a newline and waits for an answer gets one, while a line
+ * TCP split across reads (which arrive well within this) stays one line.
+ */
+export const DEFAULT_CHAT_LINE_SETTLE_MS = 100;
+
 /** Messages a room keeps for history on join (`historyLimit`). */
 export const DEFAULT_CHAT_HISTORY = 100;
 

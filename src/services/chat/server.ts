@@ -31,6 +31,7 @@ import { Dispatcher } from './dispatch.js';
 import { BusDelivery } from './delivery.js';
 import {
   DEFAULT_CHAT_HISTORY,
+  DEFAULT_CHAT_LINE_SETTLE_MS,
   DEFAULT_CHAT_NOTICE_GRACE_MS,
   DEFAULT_CHAT_PING_INTERVAL_MS,
   DEFAULT_CHAT_PING_TIMEOUT_MS,
@@ -60,6 +61,12 @@ export interface ChatServerOptions {
   maxText?: number;
   /** Longest text line from a text client (bytes); longer closes it. @default 8 KiB */
   maxLine?: number;
+  /**
+   * A text client's read that ends inside a line is taken as the whole line
+   * after this long without more bytes (ms), and the sender gets the line
+   * back as its answer; 0: wait for the line end. @default 100
+   */
+  lineSettleMs?: number;
   /** Bytes queued for one client before it is cut off as SLOW_CONSUMER. @default 1 MiB */
   maxQueue?: number;
   /**
@@ -100,6 +107,7 @@ export class ChatServer {
   readonly stats: ChatStats = { messages: 0, slowConsumers: 0, pingTimeouts: 0, peakQueued: 0 };
   private readonly framing: FramingMode;
   private readonly maxLine: number;
+  private readonly lineSettleMs: number;
   private readonly rate: ChatRateLimit | false;
   private readonly pingIntervalMs: number;
   private readonly pingTimeoutMs: number;
@@ -117,6 +125,7 @@ export class ChatServer {
   constructor(options: ChatServerOptions = {}) {
     this.framing = options.framing ?? 'auto';
     this.maxLine = options.maxLine ?? DEFAULT_MAX_CHAT_LINE;
+    this.lineSettleMs = options.lineSettleMs ?? DEFAULT_CHAT_LINE_SETTLE_MS;
     const maxQueue = options.maxQueue ?? DEFAULT_CHAT_MAX_QUEUE;
     this.rate = options.rateLimit ?? DEFAULT_CHAT_RATE;
     this.pingIntervalMs = options.pingIntervalMs ?? DEFAULT_CHAT_PING_INTERVAL_MS;
@@ -192,6 +201,10 @@ export class ChatServer {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     if (this.bound) await this.tcp.close(graceMs);
+    // Clients attached over other transports are not the TCP server's to close.
+    for (const session of this.sessions) {
+      session.conn.destroy(new LimitError('SHUTTING_DOWN', 'the chat server is shutting down'));
+    }
     await this.bus.close();
   }
 
@@ -249,6 +262,7 @@ export class ChatServer {
       close: (info) => {
         if (session.resumeTimer) clearTimeout(session.resumeTimer);
         if (session.graceTimer) clearTimeout(session.graceTimer);
+        clearSettle(session);
         this.sessions.delete(session);
         this.broker.depart(session, info.error?.code ?? 'quit');
       },
@@ -267,17 +281,35 @@ export class ChatServer {
     if (mode === 'raw') {
       // nc users cannot answer pings: TCP keepalive probes find a vanished peer instead.
       if (this.pingIntervalMs > 0) keepAlive(session.conn, this.pingIntervalMs);
+      let settling = false;
       const lines = new LineDecoder(
         (line) => {
-          session.queue.push({ kind: 'line', line: line.toString('utf8') });
+          session.queue.push({ kind: 'line', line: line.toString('utf8'), unterminated: settling });
         },
         { maxLine: this.maxLine },
       );
+      // A read that ends inside a line, followed by silence: the line is what was read.
+      const settle = (): void => {
+        session.settleTimer = undefined;
+        if (session.gone || lines.bufferedBytes === 0) return;
+        settling = true;
+        try {
+          lines.end();
+        } finally {
+          settling = false;
+        }
+        this.dispatch.drain(session);
+      };
       return {
         push: (chunk) => {
+          clearSettle(session);
           lines.push(chunk);
+          if (lines.bufferedBytes > 0 && this.lineSettleMs > 0) {
+            session.settleTimer = setTimeout(settle, this.lineSettleMs);
+          }
         },
         end: () => {
+          clearSettle(session);
           lines.end();
         },
         inMessage: () => lines.bufferedBytes > 0,
@@ -350,6 +382,12 @@ export class ChatServer {
       }
     }
   }
+}
+
+function clearSettle(session: Session): void {
+  if (session.settleTimer === undefined) return;
+  clearTimeout(session.settleTimer);
+  session.settleTimer = undefined;
 }
 
 /** TCP keepalive where the transport has it (a `Connection`'s socket, or its own method). */

@@ -34,7 +34,8 @@ export type Format = 'text' | ByteOrder;
 /** One decoded thing to act on, in stream order. */
 export type Work =
   | { kind: 'hello' }
-  | { kind: 'line'; line: string }
+  /** `unterminated`: ended by a pause after a read, not by a line end (see server.ts). */
+  | { kind: 'line'; line: string; unterminated: boolean }
   | { kind: 'request'; request: ChatRequest }
   | { kind: 'bad'; error: ServiceError; ref: string | number | undefined }
   | { kind: 'end' };
@@ -55,6 +56,8 @@ export class Session {
   waiting = false;
   resumeTimer: NodeJS.Timeout | undefined;
   graceTimer: NodeJS.Timeout | undefined;
+  /** Armed while a text client's last read left a line without its end. */
+  settleTimer: NodeJS.Timeout | undefined;
   tokens: number;
   tokensAt: number;
   lastInputMs: number;
