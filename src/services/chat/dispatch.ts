@@ -36,18 +36,18 @@ export class Dispatcher {
       try {
         step = this.act(session, work);
       } catch (err) {
-        this.failed(session, err, refOf(work));
+        this.failed(session, err, work);
         continue;
       }
       if (step !== undefined) {
-        this.wait(session, step, refOf(work));
+        this.wait(session, step, work);
         return;
       }
     }
   }
 
   /** The request waits for a remote bus: hold this client's input until it settles. */
-  private wait(session: Session, step: Promise<void>, ref: string | number | undefined): void {
+  private wait(session: Session, step: Promise<void>, work: Work): void {
     session.waiting = true;
     session.conn.pause();
     const settled = (): void => {
@@ -57,15 +57,19 @@ export class Dispatcher {
       this.drain(session);
     };
     step.then(settled, (err: unknown) => {
-      this.failed(session, err, ref);
+      this.failed(session, err, work);
       settled();
     });
   }
 
-  /** A refused request is an error event; anything else ends the client. */
-  private failed(session: Session, err: unknown, ref: string | number | undefined): void {
-    if (err instanceof ServiceError) this.broker.sendError(session, err, ref);
-    else {
+  /**
+   * A refused request is an error event; anything else ends the client, and
+   * so does a failed hello (a client cannot be served without a nick).
+   */
+  private failed(session: Session, err: unknown, work: Work): void {
+    if (err instanceof ServiceError && work.kind !== 'hello') {
+      this.broker.sendError(session, err, refOf(work));
+    } else {
       this.broker.cutOff(session, err instanceof SockitError ? err : fromSystemError(err, 'chat'));
     }
   }

@@ -144,6 +144,21 @@ describe('chat over an asynchronous bus', () => {
     },
   );
 
+  it('a client that cannot get a nick while the bus is down is told and closed', T, async (t) => {
+    const bus = new AsyncBus();
+    const { tcp, server } = await startChat(t, { bus });
+    bus.down = true;
+    const nc = await TextPeer.connect(t, tcp);
+    nc.line('hello');
+    await nc.waitLine('error CLUSTER_UNAVAILABLE: bus is down');
+    await nc.lines.wait(() => false, 'the close').catch(() => undefined);
+    const framed = await FramedPeer.connect(t, tcp);
+    framed.send({ type: 'who' });
+    const error = await framed.wait((e) => e.type === 'error');
+    assert.equal(error.code, 'CLUSTER_UNAVAILABLE');
+    assert.deepEqual(server.nicks, []);
+  });
+
   it('a nick lost to another node ends its local holder with NICK_TAKEN', T, async (t) => {
     const bus = new AsyncBus();
     const { tcp, server } = await startChat(t, { bus });
