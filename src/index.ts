@@ -330,3 +330,12 @@ export type {
   PutResult,
   StatReply,
 } from './services/files/index.js';
+export {
+  CHAT_WS_PATH,
+  CLOSE_CODES,
+  WEB_PORT,
+  WebGateway,
+  parseAllowedOrigin,
+  parseBridge,
+} from './services/web/index.js';
+export type { BridgeRoute, WebGatewayOptions, WebGatewayStats } from './services/web/index.js';

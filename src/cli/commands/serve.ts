@@ -25,6 +25,11 @@ import {
   type Logger,
   type ReplyMode,
   type TlsServerConfig,
+  WEB_PORT,
+  WebGateway,
+  parseAllowedOrigin,
+  parseBridge,
+  type BridgeRoute,
 } from '../../index.js';
 import { integerIn, parseBytes, parseDuration } from '../options.js';
 import { EXIT_OK } from '../output.js';
@@ -59,6 +64,10 @@ interface ServeOptions {
   maxCommands?: number;
   commandTimeout?: number;
   maxOutput?: number;
+  chat?: string;
+  bridge?: BridgeRoute[];
+  allowOrigin?: string[];
+  allowNoOrigin: boolean;
 }
 
 interface RunningService {
@@ -67,8 +76,16 @@ interface RunningService {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Starts a service on `base` (its main address); a service with more ports derives them. */
-type Starter = (base: Address, options: ServeOptions, logger: Logger) => Promise<RunningService>;
+/**
+ * Starts a service on `base` (its main address); a service with more ports
+ * derives them. `running`: the services started before it (web finds chat there).
+ */
+type Starter = (
+  base: Address,
+  options: ServeOptions,
+  logger: Logger,
+  running: readonly RunningService[],
+) => Promise<RunningService>;
 
 interface ServiceEntry {
   defaultPort: number;
@@ -191,6 +208,41 @@ const SERVICES: Readonly<Record<string, ServiceEntry>> = {
       return server;
     },
   },
+  web: {
+    defaultPort: WEB_PORT,
+    start: async (base, options, logger, running) => {
+      // The rooms of the chat service in this process; with --chat, a broker elsewhere;
+      // alone, a broker of its own that only browsers reach.
+      const local = running.find((s): s is ChatServer => s instanceof ChatServer);
+      const own =
+        options.chat === undefined && local === undefined ? new ChatServer({ logger }) : undefined;
+      const chat =
+        options.chat !== undefined
+          ? parseAddress(options.chat, { port: CHAT_PORT })
+          : (local ?? own);
+      const gateway = new WebGateway({
+        chat,
+        bridges: options.bridge ?? [],
+        allowOrigins: options.allowOrigin ?? [],
+        allowNoOrigin: options.allowNoOrigin,
+        ...(options.tlsServer !== undefined ? { tls: options.tlsServer } : {}),
+        ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+        ...(options.maxFrame !== undefined ? { maxFrame: options.maxFrame } : {}),
+        logger,
+      });
+      await gateway.listen(base);
+      if (base.kind === 'inet') logger.info({ event: 'page', url: gateway.url });
+      if (own === undefined) return gateway;
+      return {
+        name: gateway.name,
+        addresses: gateway.addresses,
+        close: async (graceMs) => {
+          await gateway.close(graceMs);
+          await own.close(graceMs);
+        },
+      };
+    },
+  },
 };
 
 /**
@@ -264,7 +316,12 @@ async function serve(names: string[], options: ServeOptions): Promise<void> {
     for (const name of chosen) {
       const entry = SERVICES[name] as ServiceEntry;
       running.push(
-        await entry.start(baseAddress(entry, options, chosen.length === 1), options, logger),
+        await entry.start(
+          baseAddress(entry, options, chosen.length === 1),
+          options,
+          logger,
+          running,
+        ),
       );
     }
   } catch (err) {
@@ -394,6 +451,31 @@ export function serveCommand(): Command {
     .option(
       '--root <dir>',
       'files: the storage root (default: sockit-files in the user data directory, created 0700)',
+    )
+    .option(
+      '--chat <address>',
+      'web: the chat broker behind /ws, HOST:PORT (default: the chat service in this process, or one of its own)',
+    )
+    .option(
+      '--bridge <path=address>',
+      'web: map a WebSocket path to a framed TCP service, e.g. /echo=127.0.0.1:7007 (repeatable; only these are reachable)',
+      (value: string, previous: BridgeRoute[] | undefined) => [
+        ...(previous ?? []),
+        parseBridge(value),
+      ],
+    )
+    .option(
+      '--allow-origin <origin>',
+      'web: also accept WebSockets from this page origin, e.g. https://chat.example.org (repeatable)',
+      (value: string, previous: string[] | undefined) => [
+        ...(previous ?? []),
+        parseAllowedOrigin(value),
+      ],
+    )
+    .option(
+      '--allow-no-origin',
+      'web: accept WebSocket handshakes without an Origin header (non-browser clients)',
+      false,
     )
     .option('--allow-overwrite', 'files: let a put with "overwrite":true replace a file', false)
     .option(
