@@ -17,17 +17,21 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { formatCount, formatNumber, formatRatio, median, spread, textTable } from './stats.js';
-import { compileChildren } from './children.js';
+import {
+  BENCH_DIR,
+  RESULTS_DIR,
+  ROOT,
+  compileChildren,
+  processCpuMs,
+  sleep,
+} from './harness/processes.js';
+import { textTable } from './harness/report.js';
+import { formatCount, formatNumber, formatRatio, median, spread } from './harness/stats.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
-const JS_DIR = `${ROOT}.bench-results/js`;
+const JS_DIR = `${RESULTS_DIR}/js`;
 const CHILD_SOURCES = ['chat/server.ts', 'baseline/broadcast-server.ts'];
 
 const HOST = '127.0.0.1';
@@ -57,14 +61,9 @@ const WARMUP_MS = 300;
 
 type Kind = 'sockit' | 'baseline';
 
-const sleep = (ms: number): Promise<void> =>
-  new Promise((resolve) => {
-    setTimeout(resolve, ms);
-  });
-
 async function startServer(kind: Kind): Promise<{ child: ChildProcess; port: number }> {
   const prof = values['cpu-prof']
-    ? ['--cpu-prof', `--cpu-prof-dir=${ROOT}.bench-results/prof/chat-${kind}`]
+    ? ['--cpu-prof', `--cpu-prof-dir=${RESULTS_DIR}/prof/chat-${kind}`]
     : [];
   const child = spawn(process.execPath, [...prof, `${JS_DIR}/chat/server.js`, kind], {
     cwd: ROOT,
@@ -73,13 +72,6 @@ async function startServer(kind: Kind): Promise<{ child: ChildProcess; port: num
   const lines = createInterface({ input: child.stdout });
   const [first] = (await once(lines, 'line')) as [string];
   return { child, port: (JSON.parse(first) as { port: number }).port };
-}
-
-/** User + system CPU time of a process so far (ms), from /proc. */
-async function cpuMsOf(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 function envelope(message: object): Buffer {
@@ -238,7 +230,7 @@ async function run(kind: Kind): Promise<RunResult> {
       lastProgress = performance.now();
       pump();
       await sleep(WARMUP_MS);
-      const cpuBefore = await cpuMsOf(child.pid as number);
+      const cpuBefore = await processCpuMs(child.pid);
       const selfBefore = process.cpuUsage();
       const deliveredBefore = delivered;
       windowStart = performance.now();
@@ -248,7 +240,7 @@ async function run(kind: Kind): Promise<RunResult> {
       const elapsed = performance.now() - windowStart;
       const count = delivered - deliveredBefore;
       const self = process.cpuUsage(selfBefore);
-      const serverMs = (await cpuMsOf(child.pid as number)) - cpuBefore;
+      const serverMs = (await processCpuMs(child.pid)) - cpuBefore;
       if (failure) throw failure;
       const sorted = latencies.subarray(0, samples).sort();
       const pick = (p: number): number =>

@@ -16,9 +16,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { availableParallelism, cpus, release, totalmem } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type {
   IdleCheckResult,
@@ -32,34 +30,52 @@ import type {
   ServerStats,
 } from './protocol.js';
 import {
+  type Machine,
+  JIFFY_MS,
+  backgroundLoad,
+  cpuTimes,
+  loadAverage,
+  machine,
+  machineLine,
+  machineSummary,
+} from './harness/machine.js';
+import { intOption } from './harness/options.js';
+import {
+  BENCH_DIR,
+  LoadGenerator,
+  RESULTS_DIR,
+  compileChildren,
+  killChildren,
+  killChildrenOnInterrupt,
+  nextMessage,
+  processRssKiB,
+  sleep,
+  spawnChild,
+} from './harness/processes.js';
+import {
+  type Report,
+  emptyReport,
+  printReport,
+  reportMarkdown,
+  saveResults,
+  updateDocBlock,
+} from './harness/report.js';
+import {
   formatCount,
   formatNumber,
   formatPercent,
   formatRatio,
-  markdownTable,
   median,
+  medianOf,
   spread,
-  textTable,
-} from './stats.js';
-import {
-  LoadGenerator,
-  compileChildren,
-  killChildren,
-  nextMessage,
-  spawnChild,
-} from './children.js';
+} from './harness/stats.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
-const RESULTS_DIR = `${ROOT}.bench-results`;
 /** The child processes' code, compiled to plain JS (see compileChildren). */
 const JS_DIR = `${RESULTS_DIR}/js`;
 const CHILD_SOURCES = ['server.ts', 'loadgen.ts', 'protocol.ts', 'baseline/framed-echo-server.ts'];
 const SERVER_SCRIPT = `${JS_DIR}/server.js`;
 const LOADGEN_SCRIPT = `${JS_DIR}/loadgen.js`;
-const DOC = `${ROOT}docs/PERFORMANCE.md`;
-const DOC_BEGIN = '<!-- bench:results:begin -->';
-const DOC_END = '<!-- bench:results:end -->';
+const DOC = `${BENCH_DIR}../docs/PERFORMANCE.md`;
 
 /** Targets from the issue: throughput ratios ≥ 1.0 within noise, RSS ≤ 1.2× the baseline. */
 const RSS_LIMIT = 1.2;
@@ -124,15 +140,7 @@ function parseOptions(): Options {
     );
     process.exit(0);
   }
-  const int = (value: string | undefined, fallback: number, min: number, max: number): number => {
-    if (value === undefined) return fallback;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      console.error(`expected an integer ${min}..${max}, got ${value}`);
-      process.exit(2);
-    }
-    return n;
-  };
+  const int = intOption;
   const quick = values.quick;
   const runs = int(values.runs, quick ? 2 : 5, 1, 50);
   return {
@@ -216,11 +224,6 @@ function valueOf(metric: Metric, result: RunResult): number {
 
 // ---------------------------------------------------------------- child processes
 
-const sleep = (ms: number): Promise<void> =>
-  new Promise((resolve) => {
-    setTimeout(resolve, ms);
-  });
-
 class ServerProcess {
   private constructor(
     readonly kind: ServerKind,
@@ -272,11 +275,8 @@ class ServerProcess {
   }
 
   /** Resident set size from /proc/<pid>/status (KiB). */
-  async rssKiB(): Promise<number> {
-    const status = await readFile(`/proc/${this.pid}/status`, 'utf8');
-    const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
-    if (!match?.[1]) throw new Error('no VmRSS in /proc status');
-    return Number(match[1]);
+  rssKiB(): Promise<number> {
+    return processRssKiB(this.pid);
   }
 
   async stop(): Promise<void> {
@@ -492,12 +492,6 @@ async function measureIdle(loadgen: LoadGenerator, options: Options): Promise<Id
 
 // ---------------------------------------------------------------- report
 
-interface Report {
-  rows: string[][];
-  notes: string[];
-  failures: string[];
-}
-
 const HEADER = [
   'scenario',
   'sockit',
@@ -526,15 +520,6 @@ function fmtMetric(metric: Metric, value: number | undefined): string {
 
 function fmtMicros(us: number | undefined): string {
   return us === undefined || Number.isNaN(us) ? '–' : formatNumber(us);
-}
-
-function medianOf(
-  samples: Sample[] | undefined,
-  pick: (s: Sample) => number | undefined,
-): number | undefined {
-  if (!samples || samples.length === 0) return undefined;
-  const values = samples.map(pick).filter((v): v is number => v !== undefined);
-  return values.length === 0 ? undefined : median(values);
 }
 
 function throughputRows(result: ScenarioResult, report: Report): void {
@@ -664,141 +649,20 @@ function idleRows(idleRuns: IdleRun[], options: Options, report: Report): void {
 }
 
 function buildReport(results: ScenarioResult[], idleRuns: IdleRun[], options: Options): Report {
-  const report: Report = { rows: [], notes: [], failures: [] };
+  const report = emptyReport();
   for (const result of results) throughputRows(result, report);
   idleRows(idleRuns, options, report);
   return report;
 }
 
-interface Machine {
-  date: string;
-  /** CPU use by other processes just before the run (% of all CPUs). */
-  backgroundBefore?: number;
-  /** Load averages (1, 5, 15 min) when the run ended. */
-  loadAfter?: string;
-  /** Median CPU use of other processes during the measured runs (% of one core). */
-  otherDuring?: number;
-  /** Median hypervisor steal during the measured runs (% of one core). */
-  stealDuring?: number;
-  cpus: number;
-  model: string;
-  memory: string;
-  node: string;
-  kernel: string;
-}
-
-/** /proc/stat counts in USER_HZ ticks, 100 per second on Linux. */
-const JIFFY_MS = 10;
-
-interface CpuTimes {
-  /** Ticks in processes' user and system time, all CPUs. */
-  tasks: number;
-  /** Ticks in interrupt and softirq handling (loopback TCP is mostly softirq). */
-  irq: number;
-  /** Ticks the hypervisor gave to someone else. */
-  steal: number;
-  busy: number;
-  total: number;
-}
-
-/** All CPUs' time by kind (ticks), from /proc/stat; zeros elsewhere. */
-async function cpuTimes(): Promise<CpuTimes> {
-  let stat: string;
-  try {
-    stat = await readFile('/proc/stat', 'utf8');
-  } catch {
-    return { tasks: 0, irq: 0, steal: 0, busy: 0, total: 0 };
-  }
-  // user nice system idle iowait irq softirq steal (guest time is already in user).
-  const f = (stat.split('\n')[0] ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
-  const at = (i: number): number => f[i] ?? 0;
-  const tasks = at(0) + at(1) + at(2);
-  const irq = at(5) + at(6);
-  const steal = at(7);
-  const busy = tasks + irq + steal;
-  return { tasks, irq, steal, busy, total: busy + at(3) + at(4) };
-}
-
-/** How busy the machine is without us (% of all CPUs), over `ms`. */
-async function backgroundLoad(ms: number): Promise<number> {
-  const a = await cpuTimes();
-  await sleep(ms);
-  const b = await cpuTimes();
-  return b.total > a.total ? ((b.busy - a.busy) / (b.total - a.total)) * 100 : Number.NaN;
-}
-
-async function loadAverage(): Promise<string> {
-  try {
-    return (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
-  } catch {
-    return 'n/a';
-  }
-}
-
-function machine(): Machine {
-  return {
-    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    cpus: availableParallelism(),
-    model: cpus()[0]?.model ?? 'unknown',
-    memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
-    node: process.version,
-    kernel: `Linux ${release()}`,
-  };
-}
-
-/** How busy the machine was, in one line. */
-function machineLine(m: Machine): string {
-  const pct = (v: number | undefined): string => `${formatNumber(v ?? Number.NaN, 2)}%`;
-  return (
-    `other processes used ${pct(m.backgroundBefore)} of the CPUs just before the run and a median ` +
-    `${pct(m.otherDuring)} of one core during its runs; hypervisor steal, median ${pct(m.stealDuring)} ` +
-    `of one core; load average ${m.loadAfter ?? 'n/a'} at the end`
-  );
-}
-
 function resultsMarkdown(report: Report, m: Machine, options: Options): string {
   const runs = options.quick ? 'quick run (`--quick`)' : `${options.runs} runs per server`;
   return [
-    DOC_BEGIN,
-    '',
-    `Measured ${m.date} on ${m.cpus} CPUs (${m.model}), ${m.memory} RAM, ${m.kernel}, Node ${m.node}; ${runs}, ` +
+    `Measured ${m.date} on ${machineSummary(m)}; ${runs}, ` +
       `${options.durationMs} ms measured after ${options.warmupMs} ms of warm-up each; ${machineLine(m)}.`,
     '',
-    // Markdown drops leading spaces: sub-rows get an arrow instead.
-    markdownTable(
-      HEADER,
-      report.rows.map((row) =>
-        row.map((cell, i) => (i === 0 ? cell.replace(/^ {2}/, '↳ ') : cell)),
-      ),
-    ),
-    '',
-    ...LEGEND.map((line) => `- ${line}`),
-    '',
-    ...report.notes.map((note) => `- ${note}`),
-    ...(report.failures.length > 0
-      ? ['', '**Below target:**', '', ...report.failures.map((f) => `- ${f}`)]
-      : []),
-    '',
-    DOC_END,
+    reportMarkdown(HEADER, report, LEGEND),
   ].join('\n');
-}
-
-async function updateDocs(block: string): Promise<void> {
-  let doc: string;
-  try {
-    doc = await readFile(DOC, 'utf8');
-  } catch {
-    throw new Error(`${DOC} is missing: it holds the method notes around the results block`);
-  }
-  const begin = doc.indexOf(DOC_BEGIN);
-  const end = doc.indexOf(DOC_END);
-  if (begin < 0 || end < begin) throw new Error(`${DOC} has no ${DOC_BEGIN} … ${DOC_END} block`);
-  let next = doc.slice(0, begin) + block + doc.slice(end + DOC_END.length);
-  const prettier = await import('prettier');
-  const config = (await prettier.resolveConfig(DOC)) ?? {};
-  next = await prettier.format(next, { ...config, filepath: DOC });
-  await writeFile(DOC, next);
-  log(`updated ${DOC}`);
 }
 
 // ---------------------------------------------------------------- main
@@ -848,15 +712,11 @@ async function measureAll(options: Options): Promise<Saved> {
 }
 
 async function save(saved: Saved): Promise<void> {
-  await mkdir(RESULTS_DIR, { recursive: true });
-  const file = `${RESULTS_DIR}/echo-${saved.machine.date.replace(/[:]/g, '-')}.json`;
-  const json = {
+  await saveResults('echo', saved.machine.date, {
     ...saved,
     options: { ...saved.options, only: saved.options.only && [...saved.options.only] },
     results: saved.results.map((r) => ({ id: r.scenario.id, samples: r.samples })),
-  };
-  await writeFile(file, `${JSON.stringify(json, null, 2)}\n`);
-  log(`raw results: ${file}`);
+  });
 }
 
 /** Reads a saved run back (--from), to print or publish it again without measuring. */
@@ -885,32 +745,22 @@ async function main(): Promise<void> {
       `${saved.repeated} run(s) were repeated because other processes or the hypervisor took over ${DISTURBED_PCT}% of a core`,
     );
   }
-  console.log('');
-  console.log(textTable(HEADER, report.rows));
-  console.log('');
-  for (const line of LEGEND) console.log(line);
-  for (const note of report.notes) console.log(`note: ${note}`);
-  for (const failure of report.failures) console.log(`BELOW TARGET: ${failure}`);
+  printReport(HEADER, report, LEGEND);
   console.log(`(${machineLine(m)})`);
   if (options.from === undefined) {
     log(`${((performance.now() - started) / 1000).toFixed(0)} s`);
     await save(saved);
   }
-  if (options.updateDocs) await updateDocs(resultsMarkdown(report, m, saved.options));
+  if (options.updateDocs)
+    await updateDocBlock(DOC, 'results', resultsMarkdown(report, m, saved.options));
 }
 
-const stopChildren = (): void => {
-  killChildren();
-};
-process.on('SIGINT', () => {
-  stopChildren();
-  process.exit(130);
-});
+killChildrenOnInterrupt();
 
 try {
   await main();
 } catch (err) {
-  stopChildren();
+  killChildren();
   console.error(err instanceof Error ? err.message : err);
   process.exitCode = 1;
 }

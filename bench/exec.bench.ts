@@ -17,18 +17,17 @@ import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable, type Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { ExecClient, parseAddress, type Address } from '../src/index.js';
-import { formatNumber, formatRatio, median, textTable } from './stats.js';
+import { CLI, RESULTS_DIR } from './harness/processes.js';
+import { textTable } from './harness/report.js';
+import { formatNumber, formatRatio, median } from './harness/stats.js';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 3 : 5;
 const LATENCY_OPS = quick ? 50 : 200;
 const BULK_BYTES = (quick ? 256 : 1024) * 1024 * 1024;
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const WORK = join(ROOT, '.bench-results', 'exec');
-const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+const WORK = join(RESULTS_DIR, 'exec');
 
 async function startServer(
   tokenFile: string,

@@ -12,7 +12,8 @@ import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { formatCount, formatRatio, median, textTable } from './stats.js';
+import { textTable } from './harness/report.js';
+import { formatCount, formatRatio, median } from './harness/stats.js';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 3 : 5;

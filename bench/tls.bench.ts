@@ -13,17 +13,25 @@
  *
  *   npm run bench:tls [-- --quick] [-- --reply upper]
  */
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { LoadGenerator, compileChildren, killChildren } from './children.js';
+import {
+  BENCH_DIR,
+  CLI,
+  LoadGenerator,
+  RESULTS_DIR,
+  compileChildren,
+  killChildren,
+  processCpuMs as cpuMs,
+  startServe,
+  stopChild,
+} from './harness/processes.js';
+import { textTable } from './harness/report.js';
+import { formatCount, formatNumber, formatRatio, median, spread } from './harness/stats.js';
 import type { RunSpec } from './protocol.js';
-import { formatCount, formatNumber, formatRatio, median, spread, textTable } from './stats.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -37,15 +45,9 @@ const DURATION_MS = flags.quick ? 1000 : 2000;
 const WARMUP_MS = 300;
 const UPLOAD_BYTES = (flags.quick ? 256 : 1024) * 1024 * 1024;
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
-const WORK = join(ROOT, '.bench-results', 'tls');
+const WORK = join(RESULTS_DIR, 'tls');
 const JS_DIR = `${WORK}/js`;
-const CLI = process.env.SOCKIT_CLI ?? join(ROOT, 'dist', 'cli', 'main.js');
-/** Clock ticks per second of /proc/PID/stat times (USER_HZ; 100 on Linux). */
-const TICKS_PER_SECOND = 100;
 
-type Server = ChildProcessByStdio<null, Readable, null>;
 type Kind = 'plain' | 'tls';
 
 interface Scenario {
@@ -90,38 +92,6 @@ const SCENARIOS: readonly Scenario[] = [
     }),
   },
 ];
-
-async function startServe(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ child: Server; port: number }> {
-  const child = spawn(
-    process.execPath,
-    [CLI, 'serve', ...args, '--port', '0', '--log-level', 'info'],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env,
-    },
-  );
-  const lines = createInterface({ input: child.stdout });
-  for await (const line of lines) {
-    const record = JSON.parse(line) as { event?: string; services?: { addresses: string[] }[] };
-    if (record.event === 'ready') {
-      const address = record.services?.[0]?.addresses.find((a) => a.startsWith('tcp ')) ?? '';
-      child.stdout.resume();
-      return { child, port: Number(address.slice(address.lastIndexOf(':') + 1)) };
-    }
-  }
-  throw new Error(`serve ${args.join(' ')} exited before ready`);
-}
-
-/** User + system CPU time of a process so far (ms), from /proc/PID/stat. */
-async function cpuMs(pid: number | undefined): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
-}
 
 async function upload(
   kind: Kind,
@@ -190,8 +160,7 @@ async function main(): Promise<void> {
             );
           }
         } finally {
-          echo.child.kill('SIGTERM');
-          await once(echo.child, 'exit');
+          await stopChild(echo.child);
         }
         if (flags.upload) {
           const root = join(WORK, `root-${kind}`);
@@ -206,8 +175,7 @@ async function main(): Promise<void> {
               await upload(kind, files.port, file, { ...env, SOCKIT_TOKEN: 'a'.repeat(64) }),
             );
           } finally {
-            files.child.kill('SIGTERM');
-            await once(files.child, 'exit');
+            await stopChild(files.child);
             await rm(root, { recursive: true, force: true });
           }
         }

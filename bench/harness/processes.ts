@@ -1,7 +1,21 @@
-import { fork, type ChildProcess } from 'node:child_process';
+/**
+ * Child processes of a bench: compiled bench children driven over IPC, the
+ * CLI's `sockit serve` as users run it, outside peers (socat, ncat, …), and
+ * what /proc says about each (CPU time, RSS). Every child is remembered so a
+ * bench that fails half-way kills them all (`killChildren`).
+ */
+import {
+  fork,
+  spawn,
+  type ChildProcess,
+  type ChildProcessByStdio,
+  type SpawnOptions,
+} from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type {
   IdleCheckResult,
@@ -10,10 +24,21 @@ import type {
   LoadReply,
   RunResult,
   RunSpec,
-} from './protocol.js';
+} from '../protocol.js';
 
 /** The repository root: children run there (dist/ is relative to it). */
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** bench/, where the child sources live. */
+export const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
+/** Where benches write raw results and compiled children (git-ignored). */
+export const RESULTS_DIR = join(ROOT, '.bench-results');
+/** The built CLI (`npm run build`); SOCKIT_CLI runs another build. */
+export const CLI = process.env.SOCKIT_CLI ?? join(ROOT, 'dist', 'cli', 'main.js');
+
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    setTimeout(resolve, ms);
+  });
 
 /**
  * Compiles a bench's child-process sources (paths relative to `benchDir`) to
@@ -101,6 +126,94 @@ export function spawnChild(
 /** Kills every child still running (a bench that failed half-way). */
 export function killChildren(): void {
   for (const c of children) c.kill('SIGKILL');
+}
+
+/** Kills the children when the bench is interrupted (Ctrl-C). */
+export function killChildrenOnInterrupt(): void {
+  process.on('SIGINT', () => {
+    killChildren();
+    process.exit(130);
+  });
+}
+
+/** Spawns a program (a peer such as socat), remembered for `killChildren`. */
+export function spawnTracked(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions = {},
+): ChildProcess {
+  const child = spawn(command, args, { cwd: ROOT, stdio: 'ignore', ...options });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+
+/** Stops a child with SIGTERM (SIGKILL after `graceMs`) and waits for it to exit. */
+export async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+export type ServeProcess = ChildProcessByStdio<null, Readable, null>;
+
+/**
+ * `sockit serve ARGS --port 0` through the built CLI, as users run it; resolves
+ * once its `ready` log line names the TCP port. The log keeps draining so the
+ * server never blocks on a full pipe.
+ */
+export async function startServe(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  execArgv: readonly string[] = [],
+): Promise<{ child: ServeProcess; port: number }> {
+  const child = spawn(
+    process.execPath,
+    [...execArgv, CLI, 'serve', ...args, '--port', '0', '--log-level', 'info'],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env },
+  );
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  const lines = createInterface({ input: child.stdout });
+  for await (const line of lines) {
+    let record: { event?: string; services?: { addresses: string[] }[] };
+    try {
+      record = JSON.parse(line) as typeof record;
+    } catch {
+      continue;
+    }
+    if (record.event === 'ready') {
+      const address =
+        record.services?.flatMap((s) => s.addresses).find((a) => a.startsWith('tcp ')) ?? '';
+      child.stdout.resume();
+      return { child, port: Number(address.slice(address.lastIndexOf(':') + 1)) };
+    }
+  }
+  throw new Error(`sockit serve ${args.join(' ')} exited before ready`);
+}
+
+/** Clock ticks per second of /proc/PID/stat times (USER_HZ; 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/** User + system CPU time of a process so far (ms), from /proc/PID/stat. */
+export async function processCpuMs(pid: number | undefined): Promise<number> {
+  if (pid === undefined) throw new Error('process has no pid');
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+}
+
+/** Resident set size of a process (KiB), from /proc/PID/status; `peak` reads VmHWM. */
+export async function processRssKiB(pid: number | undefined, peak = false): Promise<number> {
+  if (pid === undefined) throw new Error('process has no pid');
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const match = (peak ? /^VmHWM:\s+(\d+)\s+kB$/m : /^VmRSS:\s+(\d+)\s+kB$/m).exec(status);
+  if (!match?.[1]) throw new Error('no VmRSS in /proc status');
+  return Number(match[1]);
 }
 
 /** The load generator child (bench/loadgen.ts, compiled), driven over IPC. */
