@@ -58,3 +58,12 @@ export const DEFAULT_UDP_MAX_TRACKED_SOURCES = 65_536;
 
 /** A plain-text line (raw modes) longer than this is cut into pieces (bytes). */
 export const DEFAULT_MAX_LINE = 64 * KiB;
+
+/**
+ * Raw text modes (echo hello, chat text): a read that ends inside a line is
+ * taken as the whole line once no more bytes came for this long (ms). A
+ * tutorial client sends `b'Michael'` with no newline and waits in recv(),
+ * as the original servers' single recv() allowed; a line TCP splits across
+ * reads arrives well within this and stays one line.
+ */
+export const DEFAULT_LINE_SETTLE_MS = 100;

@@ -17,7 +17,8 @@ import { CLI, run } from './helpers/proc.js';
  * measured on the machine's Node 20 (the CI's); another V8 moves them.
  */
 const LIBRARY_BUDGET_MB = 7.5;
-const SERVE_BUDGET_MB = 7.9;
+// serve loads only the services it runs (src/cli/commands/serve.ts): 6.8 MB measured for echo.
+const SERVE_BUDGET_MB = 7.4;
 
 const DIST = join(dirname(CLI), '..');
 

@@ -1,4 +1,4 @@
-import { SockitError, UsageError, escapeText } from '../index.js';
+import { SockitError, UsageError, escapeText } from '../core.js';
 
 /** SPEC §3 exit codes. exec will add the remote code. */
 export const EXIT_OK = 0;

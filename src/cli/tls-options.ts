@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { UsageError, trustPolicy, type TlsClientConfig } from '../index.js';
+import { UsageError, trustPolicy, type TlsClientConfig } from '../core.js';
 
 /** The client-side TLS flags every TCP client takes. */
 export interface TlsCliOptions {

@@ -1,19 +1,16 @@
 import { Command, Option } from 'commander';
+// sockit/core, and the option parsers of sockit/echo and sockit/web: every other
+// service is imported when `serve` starts it, so `sockit serve echo` loads echo
+// alone (a smaller heap, under V8's 8 MB marking line: docs/PERFORMANCE.md).
 import {
   CHAT_PORT,
-  ChatServer,
   ECHO_PORT,
   EXEC_PORT,
-  EchoServer,
-  ExecServer,
   FILES_PORT,
-  FilesServer,
   defaultFilesRoot,
   RFC868_PORT,
   SNTP_PORT,
-  TimeServer,
   FRAMING_MODES,
-  REPLY_MODES,
   UsageError,
   createLogger,
   ensureServerIdentity,
@@ -23,14 +20,12 @@ import {
   type Address,
   type FramingMode,
   type Logger,
-  type ReplyMode,
   type TlsServerConfig,
   WEB_PORT,
-  WebGateway,
-  parseAllowedOrigin,
-  parseBridge,
-  type BridgeRoute,
-} from '../../index.js';
+} from '../../core.js';
+import { REPLY_MODES, type ReplyMode } from '../../services/echo/index.js';
+import type { ChatServer } from '../../services/chat/index.js';
+import { parseAllowedOrigin, parseBridge, type BridgeRoute } from '../../services/web/index.js';
 import { integerIn, parseBytes, parseDuration } from '../options.js';
 import { EXIT_OK } from '../output.js';
 
@@ -117,6 +112,7 @@ const SERVICES: Readonly<Record<string, ServiceEntry>> = {
   echo: {
     defaultPort: ECHO_PORT,
     start: async (base, options, logger) => {
+      const { EchoServer } = await import('../../services/echo/index.js');
       const server = new EchoServer({
         framing: options.framing,
         reply: options.reply,
@@ -134,6 +130,7 @@ const SERVICES: Readonly<Record<string, ServiceEntry>> = {
   exec: {
     defaultPort: EXEC_PORT,
     start: async (base, options, logger) => {
+      const { ExecServer } = await import('../../services/exec/index.js');
       const server = new ExecServer({
         token: await serverToken(options, logger),
         allowShell: options.allowShell,
@@ -156,6 +153,7 @@ const SERVICES: Readonly<Record<string, ServiceEntry>> = {
       if (options.framing === 'raw') {
         throw new UsageError('BAD_OPTION', 'files speaks envelopes: --framing u32be or u32le');
       }
+      const { FilesServer } = await import('../../services/files/index.js');
       const server = new FilesServer({
         root: options.root ?? defaultFilesRoot(),
         // --insecure-no-auth: no token at all; FilesServer refuses it off loopback.
@@ -174,6 +172,7 @@ const SERVICES: Readonly<Record<string, ServiceEntry>> = {
   time: {
     defaultPort: RFC868_PORT,
     start: async (base, options, logger) => {
+      const { TimeServer } = await import('../../services/time/index.js');
       const server = new TimeServer({ tcp: tcpLimits(options), logger });
       if (base.kind === 'unix') {
         await server.listen({ rfc868Tcp: base }); // the UDP formats need an IP port
@@ -203,6 +202,7 @@ const SERVICES: Readonly<Record<string, ServiceEntry>> = {
     start: async (base, options, logger) => {
       // Envelopes and nc users on one port (auto); the messenger is a peer, not a
       // served service: run `sockit msg` (docs/CHAT.md).
+      const { ChatServer } = await import('../../services/chat/index.js');
       const server = new ChatServer({ framing: options.framing, tcp: tcpLimits(options), logger });
       await server.listen(base);
       return server;
@@ -213,6 +213,10 @@ const SERVICES: Readonly<Record<string, ServiceEntry>> = {
     start: async (base, options, logger, running) => {
       // The rooms of the chat service in this process; with --chat, a broker elsewhere;
       // alone, a broker of its own that only browsers reach.
+      const [{ ChatServer }, { WebGateway }] = await Promise.all([
+        import('../../services/chat/index.js'),
+        import('../../services/web/index.js'),
+      ]);
       const local = running.find((s): s is ChatServer => s instanceof ChatServer);
       const own =
         options.chat === undefined && local === undefined ? new ChatServer({ logger }) : undefined;

@@ -6,7 +6,7 @@
 import { ProtocolError, ServiceError } from '../../errors.js';
 import type { ByteOrder } from '../../protocol/byte-order.js';
 import { EnvelopeDecoder } from '../../protocol/envelope.js';
-import { LineDecoder } from '../../protocol/line-decoder.js';
+import { SettlingLines } from '../common/settling-lines.js';
 import { parseChatRequest } from './messages.js';
 import type { Session } from './session.js';
 
@@ -15,12 +15,14 @@ export interface Decoder {
   end(): void;
   /** Whether a line or envelope is part-way through (arms the message deadline). */
   inMessage(): boolean;
+  /** The client is gone: drop any pending timer. */
+  cancel(): void;
 }
 
 /**
  * Text lines. A read that ends inside a line, followed by `settleMs` of
  * silence, makes the line what was read (marked `unterminated`), and
- * `settled` is called to act on it.
+ * `settled` is called to act on it (services/common/settling-lines.ts).
  */
 export function lineDecoder(
   session: Session,
@@ -28,37 +30,24 @@ export function lineDecoder(
   settleMs: number,
   settled: () => void,
 ): Decoder {
-  let settling = false;
-  const lines = new LineDecoder(
-    (line) => {
-      session.queue.push({ kind: 'line', line: line.toString('utf8'), unterminated: settling });
+  const lines = new SettlingLines(
+    (line, terminated) => {
+      if (session.gone) return;
+      session.queue.push({ kind: 'line', line: line.toString('utf8'), unterminated: !terminated });
     },
-    { maxLine },
+    { maxLine, settleMs, settled },
   );
-  const settle = (): void => {
-    session.settleTimer = undefined;
-    if (session.gone || lines.bufferedBytes === 0) return;
-    settling = true;
-    try {
-      lines.end();
-    } finally {
-      settling = false;
-    }
-    settled();
-  };
   return {
     push: (chunk) => {
-      clearSettle(session);
       lines.push(chunk);
-      if (lines.bufferedBytes > 0 && settleMs > 0) {
-        session.settleTimer = setTimeout(settle, settleMs);
-      }
     },
     end: () => {
-      clearSettle(session);
       lines.end();
     },
     inMessage: () => lines.bufferedBytes > 0,
+    cancel: () => {
+      lines.cancel();
+    },
   };
 }
 
@@ -93,11 +82,6 @@ export function envelopeDecoder(session: Session, byteOrder: ByteOrder): Decoder
       envelopes.end();
     },
     inMessage: () => envelopes.inMessage,
+    cancel: () => undefined,
   };
-}
-
-export function clearSettle(session: Session): void {
-  if (session.settleTimer === undefined) return;
-  clearTimeout(session.settleTimer);
-  session.settleTimer = undefined;
 }

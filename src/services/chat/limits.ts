@@ -4,6 +4,7 @@
  * per client, the outbound queue) are part of the wire contract and live in
  * messages.ts; these are the server's timers, rates and memory.
  */
+import { DEFAULT_LINE_SETTLE_MS } from '../../limits.js';
 import type { ChatRateLimit } from './session.js';
 
 /** A framed client silent this long is sent a ping (ms); text clients get TCP keepalive probes instead. */
@@ -37,7 +38,7 @@ export const MIN_SWEEP_INTERVAL_MS = 10;
  * `hello` without a newline and waits for an answer gets one, while a line
  * TCP split across reads (which arrive well within this) stays one line.
  */
-export const DEFAULT_CHAT_LINE_SETTLE_MS = 100;
+export const DEFAULT_CHAT_LINE_SETTLE_MS = DEFAULT_LINE_SETTLE_MS;
 
 /** Messages a room keeps for history on join (`historyLimit`). */
 export const DEFAULT_CHAT_HISTORY = 100;

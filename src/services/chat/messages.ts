@@ -2,12 +2,13 @@ import * as v from 'valibot';
 import { ServiceError } from '../../errors.js';
 import { describeIssue } from '../../protocol/schema-issue.js';
 import { escapeText } from '../../protocol/terminal-text.js';
+import { CHAT_PORT } from '../../ports.js';
+
+/** Default port (src/ports.ts, SPEC §2). */
+export { CHAT_PORT };
 
 /** Chat text is shown with the shared terminal escaping (protocol/terminal-text.ts). */
 export { escapeText };
-
-/** Default TCP port (classic chat port 194, IRC, + 7000). */
-export const CHAT_PORT = 7194;
 
 /** The room a text client starts in. */
 export const DEFAULT_ROOM = 'lobby';

@@ -27,7 +27,7 @@ import { TcpServer, type TcpServerOptions } from '../../transport/tcp-server.js'
 import { ChatBroker, type ChatStats } from './broker.js';
 import type { ChatBus } from './bus.js';
 import { Dispatcher } from './dispatch.js';
-import { clearSettle, envelopeDecoder, lineDecoder, type Decoder } from './decoders.js';
+import { envelopeDecoder, lineDecoder, type Decoder } from './decoders.js';
 import { BusDelivery } from './delivery.js';
 import {
   DEFAULT_CHAT_HISTORY,
@@ -254,7 +254,7 @@ export class ChatServer {
       close: (info) => {
         if (session.resumeTimer) clearTimeout(session.resumeTimer);
         if (session.graceTimer) clearTimeout(session.graceTimer);
-        clearSettle(session);
+        decoder?.cancel();
         this.sessions.delete(session);
         this.broker.depart(session, info.error?.code ?? 'quit');
       },

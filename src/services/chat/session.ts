@@ -56,8 +56,6 @@ export class Session {
   waiting = false;
   resumeTimer: NodeJS.Timeout | undefined;
   graceTimer: NodeJS.Timeout | undefined;
-  /** Armed while a text client's last read left a line without its end. */
-  settleTimer: NodeJS.Timeout | undefined;
   tokens: number;
   tokensAt: number;
   lastInputMs: number;

@@ -1,4 +1,8 @@
 import { UsageError } from '../../errors.js';
+import { ECHO_PORT } from '../../ports.js';
+
+/** Default port (src/ports.ts, SPEC §2). */
+export { ECHO_PORT };
 
 /** SPEC §2.1: how the echo service answers each message. */
 export type ReplyMode = 'upper' | 'echo' | 'hello';
@@ -12,9 +16,6 @@ export function parseReplyMode(value: string): ReplyMode {
     `unknown reply mode "${value}" (expected one of ${REPLY_MODES.join(', ')})`,
   );
 }
-
-/** Default TCP and UDP port (classic echo port 7 + 7000). */
-export const ECHO_PORT = 7007;
 
 /** What `--reply hello` says on connect. */
 export const WELCOME = 'Welcome!';

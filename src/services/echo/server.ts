@@ -1,15 +1,15 @@
 import { SockitError } from '../../errors.js';
-import { DEFAULT_MAX_FRAME } from '../../limits.js';
+import { DEFAULT_LINE_SETTLE_MS, DEFAULT_MAX_FRAME } from '../../limits.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { FrameDecoder } from '../../protocol/frame-decoder.js';
 import { detectFraming, type FramingMode, type ResolvedFraming } from '../../protocol/framing.js';
-import { LineDecoder } from '../../protocol/line-decoder.js';
 import { encodeTextNotice } from '../../protocol/text-notice.js';
 import { formatAddress, type Address } from '../../transport/address.js';
 import type { Connection, ConnectionHandlers } from '../../transport/connection.js';
 import { FrameWriter } from '../../transport/frame-writer.js';
 import { TcpServer, type TcpServerOptions } from '../../transport/tcp-server.js';
 import { UdpServer, type UdpServerOptions } from '../../transport/udp-server.js';
+import { SettlingLines } from '../common/settling-lines.js';
 import {
   WELCOME,
   helloReply,
@@ -26,6 +26,12 @@ export interface EchoServerOptions {
   reply?: ReplyMode;
   /** @default 16 MiB */
   maxFrame?: number;
+  /**
+   * Raw hello mode: a read that ends without a line end is the whole message
+   * once no more bytes came for this long (ms); 0 waits for the line end.
+   * @default 100
+   */
+  lineSettleMs?: number;
   /** TCP limits (connections, timeouts, buffers). */
   tcp?: Omit<TcpServerOptions, 'logger' | 'name' | 'busyNotice'>;
   /** UDP limits (datagram size, rate). */
@@ -39,6 +45,8 @@ export interface EchoListen {
   /** UDP address to serve. */
   udp?: Address;
 }
+
+const LINE_END = Buffer.from('\n');
 
 /** Echo notices are text lines (see protocol/text-notice.ts). */
 function notice(error: SockitError): Buffer {
@@ -66,7 +74,12 @@ export class EchoServer {
     this.reply = options.reply ?? 'upper';
     this.maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME;
     this.log = (options.logger ?? silentLogger).child({ service: 'echo' });
-    this.session = { reply: this.reply, maxFrame: this.maxFrame, log: this.log };
+    this.session = {
+      reply: this.reply,
+      maxFrame: this.maxFrame,
+      lineSettleMs: options.lineSettleMs ?? DEFAULT_LINE_SETTLE_MS,
+      log: this.log,
+    };
     this.tcp = new TcpServer(
       (conn) => {
         this.serve(conn);
@@ -146,6 +159,7 @@ export class EchoServer {
 interface SessionConfig {
   readonly reply: ReplyMode;
   readonly maxFrame: number;
+  readonly lineSettleMs: number;
   readonly log: Logger;
 }
 
@@ -207,7 +221,7 @@ class EchoSession implements ConnectionHandlers {
   private readonly conn: Connection;
   private decided = false;
   private frames: FramedEcho | undefined;
-  private lines: LineDecoder | undefined;
+  private lines: SettlingLines | undefined;
 
   constructor(config: SessionConfig, conn: Connection) {
     this.config = config;
@@ -249,6 +263,10 @@ class EchoSession implements ConnectionHandlers {
     this.conn.end();
   }
 
+  close(): void {
+    this.lines?.cancel();
+  }
+
   inMessage(): boolean {
     if (this.frames !== undefined) return this.frames.inFrame;
     return this.lines !== undefined && this.lines.bufferedBytes > 0;
@@ -265,14 +283,23 @@ class EchoSession implements ConnectionHandlers {
     else this.conn.write(Buffer.from(`${WELCOME}\n`));
   }
 
-  private helloLines(): LineDecoder {
+  /**
+   * Hello mode's lines (#15: the tutorial client sends `b'Michael'` with no
+   * newline and waits): a line ended by a pause is answered without a line
+   * end, as it came; `exit` closes either way.
+   */
+  private helloLines(): SettlingLines {
     const conn = this.conn;
-    return new LineDecoder((line) => {
-      if (isExit(line)) {
-        conn.end();
-        return;
-      }
-      conn.write(Buffer.concat([helloReply(line), Buffer.from('\n')]));
-    });
+    return new SettlingLines(
+      (line, terminated) => {
+        if (isExit(line)) {
+          conn.end();
+          return;
+        }
+        const reply = helloReply(line);
+        conn.write(terminated ? Buffer.concat([reply, LINE_END]) : reply);
+      },
+      { settleMs: this.config.lineSettleMs },
+    );
   }
 }

@@ -1,7 +1,8 @@
 import * as v from 'valibot';
+import { EXEC_PORT } from '../../ports.js';
 
-/** SPEC §2: the classic port 22 + 7000. */
-export const EXEC_PORT = 7022;
+/** Default port (src/ports.ts, SPEC §2). */
+export { EXEC_PORT };
 
 /** Signals a client may forward to a running command. */
 export const FORWARDED_SIGNALS = [

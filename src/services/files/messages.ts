@@ -1,9 +1,10 @@
 import * as v from 'valibot';
 import { ServiceError } from '../../errors.js';
 import { MAX_BODY_SIZE } from '../../limits.js';
+import { FILES_PORT } from '../../ports.js';
 
-/** SPEC §2.4: the files service's default TCP port (classic 21 + 7000). */
-export const FILES_PORT = 7021;
+/** Default port (src/ports.ts, SPEC §2). */
+export { FILES_PORT };
 
 /** Longest name component, in UTF-8 bytes (what ext4, XFS, btrfs and NTFS allow). */
 export const MAX_NAME_COMPONENT_BYTES = 255;

@@ -2,9 +2,10 @@ import * as v from 'valibot';
 import { LimitError, ProtocolError, UsageError } from '../../errors.js';
 import { parseAddress } from '../../transport/address.js';
 import type { UdpPeer } from '../../transport/udp-server.js';
+import { MESSENGER_PORT } from '../../ports.js';
 
-/** Default UDP port (the chat port + 1). */
-export const MESSENGER_PORT = 7195;
+/** Default port (src/ports.ts, SPEC §2). */
+export { MESSENGER_PORT };
 
 /** Largest datagram the messenger reads (bytes); larger ones are dropped whole. */
 export const MAX_MESSENGER_DATAGRAM = 8 * 1024;

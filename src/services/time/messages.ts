@@ -2,12 +2,10 @@
  * The time formats of SPEC §2.2, as pure functions of a clock reading
  * (Unix milliseconds, fractional allowed). docs/TIME.md shows each byte by byte.
  */
+import { RFC868_PORT, UNIX32_PORT, STRFTIME_PORT, SNTP_PORT } from '../../ports.js';
 
-/** Default ports: classic port + 7000 (time 37, NTP 123). */
-export const RFC868_PORT = 7037;
-export const UNIX32_PORT = 7038;
-export const STRFTIME_PORT = 7039;
-export const SNTP_PORT = 7123;
+/** Default ports (src/ports.ts, SPEC §2). */
+export { RFC868_PORT, UNIX32_PORT, STRFTIME_PORT, SNTP_PORT };
 
 /** Seconds from 1900-01-01 (the RFC 868 / NTP epoch) to 1970-01-01 (Unix). */
 export const SECONDS_1900_TO_1970 = 2_208_988_800;

@@ -1,9 +1,10 @@
 import { UsageError } from '../../errors.js';
 import { DEFAULT_MAX_HEADER } from '../../limits.js';
 import { parseAddress, type Address } from '../../transport/address.js';
+import { WEB_PORT } from '../../ports.js';
 
-/** Default port: classic HTTP 80 + 7000. */
-export const WEB_PORT = 7080;
+/** Default port (src/ports.ts, SPEC §2). */
+export { WEB_PORT };
 
 /** The WebSocket path into the chat rooms. */
 export const CHAT_WS_PATH = '/ws';

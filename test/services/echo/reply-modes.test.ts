@@ -88,6 +88,38 @@ test(
   },
 );
 
+test(
+  'reply hello, raw TCP: a message without a line end is answered after the pause, without one',
+  T,
+  async (t) => {
+    const { tcp } = await startEcho(t, { reply: 'hello' });
+    const socket = await rawConnect(tcp);
+    t.after(() => socket.destroy());
+    assert.equal((await readBytes(socket, 9)).toString(), 'Welcome!\n');
+    socket.write('Michael');
+    assert.equal((await readBytes(socket, 15)).toString(), 'Hello, Michael!');
+    socket.write('Tracy\n'); // a line end gets one back, at once
+    assert.equal((await readBytes(socket, 14)).toString(), 'Hello, Tracy!\n');
+    const all = readAll(socket);
+    socket.write('exit'); // closes without a line end too
+    assert.equal((await all).length, 0);
+  },
+);
+
+test('reply hello, raw TCP: one line split across two reads is still one message', T, async (t) => {
+  // A long settle, so the pause between the two writes is surely shorter:
+  // the server has read 'Mich' alone and waits for the rest of the line.
+  const { tcp } = await startEcho(t, { reply: 'hello', lineSettleMs: 2_000 });
+  const socket = await rawConnect(tcp);
+  t.after(() => socket.destroy());
+  assert.equal((await readBytes(socket, 9)).toString(), 'Welcome!\n');
+  const all = readAll(socket);
+  socket.write('Mich');
+  await new Promise((resolve) => setTimeout(resolve, 100)); // two TCP segments, not one
+  socket.write('ael\nexit\n');
+  assert.equal((await all).toString(), 'Hello, Michael!\n');
+});
+
 test('reply hello, raw TCP: the greeting arrives before the client says anything', T, async (t) => {
   const { tcp } = await startEcho(t, { reply: 'hello' });
   const socket = await rawConnect(tcp);
