@@ -3,6 +3,7 @@ import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+import { layers } from './eslint/layers.js';
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', '.build-*/', '.bench-results/'] },
@@ -16,14 +17,6 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            { group: ['net', 'dgram', 'fs', 'child_process'], message: 'Use the node: protocol.' },
-          ],
-        },
-      ],
     },
   },
   {
@@ -32,49 +25,8 @@ export default tseslint.config(
     ignores: ['src/cli/**'],
     rules: { 'no-console': 'error' },
   },
-  {
-    // The wire formats are pure: no sockets, files or processes.
-    files: ['src/protocol/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: [
-                'node:net',
-                'node:dgram',
-                'node:fs',
-                'node:fs/*',
-                'node:tls',
-                'node:child_process',
-                '**/transport/**',
-                '**/services/**',
-                '**/cli/**',
-              ],
-              message: 'src/protocol is pure bytes <-> messages: no I/O and no upper layers.',
-            },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    // Only src/transport may open sockets.
-    files: ['src/**/*.ts'],
-    ignores: ['src/transport/**'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [
-            { name: 'node:net', message: 'Sockets live in src/transport.' },
-            { name: 'node:dgram', message: 'Sockets live in src/transport.' },
-          ],
-        },
-      ],
-    },
-  },
+  // Import rules per layer (docs/ARCHITECTURE.md).
+  ...layers,
   {
     files: ['test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.mjs', '*.js'],
     rules: {
