@@ -315,8 +315,7 @@ export class ChatServer {
   }
 }
 
-/** TCP keepalive where the transport has it (a `Connection`'s socket, or its own method). */
+/** TCP keepalive where the transport has it (a WebSocket pings instead). */
 function keepAlive(conn: ChatConnection, ms: number): void {
-  if (conn.setKeepAlive !== undefined) conn.setKeepAlive(ms);
-  else if ('socket' in conn) (conn as Connection).socket.setKeepAlive(true, ms);
+  conn.setKeepAlive?.(ms);
 }

@@ -4,7 +4,7 @@ import { delimiter, isAbsolute, join } from 'node:path';
 import { ServiceError, UsageError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { encodeEnvelopeHeader, errorHeader } from '../../protocol/envelope.js';
-import { formatAddress, normalizeHost, type Address } from '../../transport/address.js';
+import { formatAddress, type Address } from '../../transport/address.js';
 import type { Connection } from '../../transport/connection.js';
 import { EnvelopeChannel } from '../../transport/envelope-channel.js';
 import { TcpServer, type TcpServerOptions } from '../../transport/tcp-server.js';
@@ -187,7 +187,7 @@ export class ExecServer {
         service: 'exec',
         token: this.options.token,
         failures: this.failures,
-        host: normalizeHost(conn.socket.remoteAddress ?? 'unix'),
+        host: conn.remoteHost,
         log: this.log,
         ...(this.options.authTimeoutMs !== undefined
           ? { timeoutMs: this.options.authTimeoutMs }

@@ -6,12 +6,7 @@ import { silentLogger, type Logger } from '../../log.js';
 import { encodeEnvelopeHeader, errorHeader, type EnvelopeHeader } from '../../protocol/envelope.js';
 import type { ByteOrder } from '../../protocol/byte-order.js';
 import { describeIssue } from '../../protocol/schema-issue.js';
-import {
-  formatAddress,
-  isLoopbackHost,
-  normalizeHost,
-  type Address,
-} from '../../transport/address.js';
+import { formatAddress, isLoopbackHost, type Address } from '../../transport/address.js';
 import type { Connection } from '../../transport/connection.js';
 import { EnvelopeChannel, type ChannelHandlers } from '../../transport/envelope-channel.js';
 import { TcpServer, type TcpServerOptions } from '../../transport/tcp-server.js';
@@ -149,7 +144,7 @@ export class FilesServer {
     conn.onClosed(() => {
       void session.settled().then(() => this.sessions.delete(session));
     });
-    const host = normalizeHost(conn.socket.remoteAddress ?? 'unix');
+    const host = conn.remoteHost;
     startAuthenticated(
       channel,
       {
