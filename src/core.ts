@@ -141,6 +141,7 @@ export type {
   ClientAuthOptions,
   ServerAuthOptions,
 } from './services/common/handshake.js';
+export type { Service } from './services/common/service.js';
 export { ensureToken, findToken, requireToken } from './services/common/token.js';
 export type { LoadedToken, TokenSource } from './services/common/token.js';
 export {

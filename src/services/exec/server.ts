@@ -12,6 +12,7 @@ import { AuthFailures, startAuthenticated, type AuthFailureOptions } from '../co
 import type { Command } from './command.js';
 import { isLoaderVariable, type RunRequest } from './messages.js';
 import { ExecSession, type CommandPlan, type ExecContext } from './session.js';
+import type { Service } from '../common/service.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -106,7 +107,7 @@ async function resolveAllowlist(
  * a disconnect kills the command's whole process group; each command is
  * audited in one log line.
  */
-export class ExecServer {
+export class ExecServer implements Service {
   readonly name = 'exec';
   private readonly options: ExecServerOptions;
   private readonly tcp: TcpServer;

@@ -24,6 +24,7 @@ import {
 } from './messages.js';
 import { BufferPool, fsError, hashPrefix, readRange } from './partial-writer.js';
 import { FileStore, type Upload } from './store.js';
+import type { Service } from '../common/service.js';
 
 export interface FilesServerOptions {
   /** The storage root (SPEC §2.4); created with mode 0700 on first use. */
@@ -59,7 +60,7 @@ export function isLoopback(address: Address): boolean {
  * partial file, hashed as they come, fsynced, verified and renamed into
  * place; a broken upload's partial can be resumed. See docs/FILES.md.
  */
-export class FilesServer {
+export class FilesServer implements Service {
   readonly name = 'files';
   private readonly options: FilesServerOptions;
   private readonly tcp: TcpServer;
