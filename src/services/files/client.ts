@@ -32,7 +32,9 @@ import {
   type ListEntry,
   type StatReply,
 } from './messages.js';
-import { BufferPool, PartialWriter, fsError, hashPrefix, readRange } from './partial-writer.js';
+import { BufferPool, hashPrefix, readRange } from './file-read.js';
+import { fsError } from './fs-error.js';
+import { PartialWriter } from './partial-writer.js';
 
 const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY } = constants;
 
