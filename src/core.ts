@@ -51,8 +51,8 @@ export {
 } from './ports.js';
 
 // Logging
-export { createLogger, silentLogger } from './log.js';
-export type { Logger } from './log.js';
+export { silentLogger } from './log.js';
+export type { LogFields, LogFn, Logger } from './log.js';
 
 // Wire protocol (pure)
 export { FRAME_HEADER_BYTES } from './protocol/byte-order.js';
