@@ -82,12 +82,15 @@ export const ERROR_CODES = [
   'REMOTE_ERROR',
 ] as const;
 
+/** Every stable error code (docs/ERRORS.md). */
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/** Whether a string is one of sockit's stable error codes. */
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
 }
 
+/** The base of every error sockit throws or reports: a stable `code` (docs/ERRORS.md) and a one-line message for people. Subclasses say which layer: {@link UsageError}, {@link NetworkError}, {@link ProtocolError}, {@link LimitError}, {@link ServiceError}. */
 export class SockitError extends Error {
   override name = 'SockitError';
   readonly code: ErrorCode;

@@ -104,6 +104,7 @@ export function parseEnvelopeHeader(
   return result.output;
 }
 
+/** Options of {@link encodeEnvelopeHeader}: byte order and the header bound. */
 export interface EnvelopeEncodeOptions {
   maxHeader?: number;
   byteOrder?: ByteOrder;
@@ -149,6 +150,7 @@ export interface EnvelopeHandlers {
   onBodyEnd?(): void;
 }
 
+/** Options of {@link EnvelopeDecoder}: byte order, header and body bounds. */
 export interface EnvelopeDecoderOptions {
   /** @default 64 KiB */
   maxHeader?: number;

@@ -5,7 +5,6 @@
 // half-close, destroy, and the same limit errors (IDLE_TIMEOUT, FRAME_TIMEOUT,
 // SLOW_CONSUMER) with the handler's notice sent before a fail.
 import {
-  CLIENT_CONNECTION_LIMITS,
   DEFAULT_CONNECTION_LIMITS,
   LimitError,
   type CloseInfo,
@@ -14,6 +13,7 @@ import {
   type ConnectionLimits,
   type SockitError,
 } from '../../src/index.js';
+import { CLIENT_CONNECTION_LIMITS } from '../../src/internal.js';
 
 /** A socket's default writable high-water mark: write() turns false past it. */
 const HIGH_WATER_MARK = 16 * 1024;

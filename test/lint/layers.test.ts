@@ -137,6 +137,11 @@ describe('layer rules', () => {
       `import { SockitError } from '../errors.js';\n`,
       /public API/,
     );
+    // The internal entries (not in package.json "exports") are the CLI's too.
+    await assertAllowed(
+      command,
+      `import { formatBytes } from '../../services/files/internal.js';\nimport { computeMac } from '../../internal.js';\n`,
+    );
     // Any depth: a folder of the CLI climbs one level more, and still lands on a public entry.
     await assertRefused(
       'src/cli/serve/probe.ts',

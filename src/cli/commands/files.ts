@@ -7,15 +7,13 @@ import {
   FilesClient,
   SockitError,
   UsageError,
-  checkName,
-  escapeName,
-  findToken,
-  formatBytes,
   parseAddress,
   type Address,
   type ByteOrder,
   type Progress,
 } from '../../index.js';
+import { checkName, escapeName, formatBytes } from '../../services/files/internal.js';
+import { findToken } from '../../internal.js';
 import { parseBytes, parseDuration } from '../options.js';
 import { EXIT_FAILURE, Output } from '../output.js';
 import { addTlsClientOptions, tlsOption, type TlsCliOptions } from '../tls-options.js';

@@ -11,12 +11,12 @@ import {
   SNTP_PORT,
   UsageError,
   WEB_PORT,
-  defaultFilesRoot,
   parseAddress,
   type Address,
   type Logger,
   type Service,
 } from '../../core.js';
+import { defaultFilesRoot } from '../../internal.js';
 import type { ChatServer } from '../../services/chat/index.js';
 import { derived, tcpLimits, type ServeOptions } from './options.js';
 import { serverToken } from './policy.js';

@@ -10,6 +10,7 @@ import type { TlsClientConfig } from '../../transport/tls.js';
 import { clientHandshake } from '../common/handshake.js';
 import { exitSchema, startedSchema, type ExitEvent, type ForwardedSignal } from './messages.js';
 
+/** Options of {@link ExecClient}: token, TLS, timeouts. */
 export interface ExecClientOptions {
   /** The shared token (see requireToken). */
   token: string;
@@ -30,6 +31,7 @@ export type RunOptions = (
   timeoutMs?: number;
 };
 
+/** Where a remote command's stdin comes from and its stdout/stderr go. */
 export interface RunIo {
   /** Streamed as the command's stdin, then EOF. Absent: EOF at once. */
   stdin?: Readable | Uint8Array;
@@ -43,6 +45,19 @@ export interface RunIo {
 /**
  * A client of the exec service: authenticates once, then runs commands one
  * after another on the same connection.
+ * @example
+ * ```ts
+ * import { ExecClient, ensureToken, parseAddress } from 'sockit';
+ *
+ * const { token } = await ensureToken();
+ * const client = await ExecClient.connect(parseAddress('127.0.0.1', { port: 7022 }), { token });
+ * const exit = await client.run(
+ *   { argv: ['uname', '-a'], timeoutMs: 10_000 },
+ *   { stdout: process.stdout, stderr: process.stderr },
+ * );
+ * console.log(exit.code, exit.signal);
+ * await client.close();
+ * ```
  */
 export class ExecClient {
   private readonly channel: EnvelopeChannel;

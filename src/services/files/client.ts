@@ -52,6 +52,7 @@ const RESUMABLE = new Set<string>([
 /** How long the server may take to fsync, verify and rename a finished upload (ms). */
 const COMMIT_TIMEOUT_MS = 10 * 60_000;
 
+/** Options of {@link FilesClient}: token, TLS, timeouts. */
 export interface FilesClientOptions extends ConnectOptions {
   /** The shared token (SPEC §2.3); not needed when the server says auth "none". */
   token?: string;
@@ -64,6 +65,7 @@ export interface FilesClientOptions extends ConnectOptions {
 /** Called as bytes move: `done` of `total` (the whole file, resumed bytes included). */
 export type Progress = (done: number, total: number) => void;
 
+/** Options of {@link FilesClient.put}: the stored name, resume, overwrite, progress. */
 export interface PutOptions {
   /** Resume: bytes the server already holds (its `stat().partial`). @default 0 */
   offset?: number;
@@ -71,6 +73,7 @@ export interface PutOptions {
   onProgress?: Progress;
 }
 
+/** What an upload stored: the name, its size and sha256 (verified by the server), and the bytes sent from which offset. */
 export interface PutResult {
   name: string;
   size: number;
@@ -80,6 +83,7 @@ export interface PutResult {
   offset: number;
 }
 
+/** Options of {@link FilesClient.get}: where to write, resume, overwrite, size cap. */
 export interface GetOptions {
   /** Continue `DEST.sockit-part` if it exists. @default false */
   resume?: boolean;
@@ -90,6 +94,7 @@ export interface GetOptions {
   onProgress?: Progress;
 }
 
+/** What a download delivered: the name, where it was written, its size and sha256, and the bytes received from which offset. */
 export interface GetResult {
   name: string;
   path: string;
@@ -133,6 +138,18 @@ interface Waiter {
  * authenticated connection. Everything the server sends back is checked as
  * an upload would be: the name, the sizes, the hash; a download never
  * writes outside the path it was given, and never more bytes than announced.
+ * @example
+ * ```ts
+ * import { FilesClient, ensureToken, parseAddress } from 'sockit';
+ *
+ * const { token } = await ensureToken();
+ * const files = await FilesClient.connect(parseAddress('127.0.0.1', { port: 7021 }), { token });
+ * const put = await files.put('./report.pdf', 'report.pdf');
+ * console.log(put.sha256, put.size);
+ * await files.get('report.pdf', './report-copy.pdf');
+ * for (const entry of await files.list()) console.log(entry.name, entry.size);
+ * await files.close();
+ * ```
  */
 export class FilesClient {
   private readonly channel: EnvelopeChannel;
