@@ -12,7 +12,8 @@ import {
 } from './messages.js';
 import { fsError } from './fs-error.js';
 import { badRequest, type RequestContext } from './request-context.js';
-import { lstatOrUndefined, type SafeTree } from './safe-path.js';
+import { lstatOrUndefined } from './disk.js';
+import type { SafeTree } from './safe-path.js';
 
 /** `list`: one `entry` per file, then `{"type":"end","count"}`, as fast as the peer reads. */
 export function serveList(ctx: RequestContext, header: EnvelopeHeader, started: number): void {
