@@ -32,7 +32,7 @@ import { ReplyChannel, badReply } from './reply-channel.js';
  * writes outside the path it was given, and never more bytes than announced.
  *
  * @example
- * const client = await FilesClient.connect({ kind: 'tcp', host: '127.0.0.1', port: 7021 }, { token });
+ * const client = await FilesClient.connect({ kind: 'inet', host: '127.0.0.1', port: 7021 }, { token });
  * const { stored, failed } = await client.putTree('photos', { resume: true });
  * await client.get('photos/cat.jpg', './cat.jpg', { resume: true });
  * await client.close();
