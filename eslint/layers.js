@@ -56,6 +56,28 @@ function layer(files, patterns, ignores) {
   };
 }
 
+/**
+ * The CLI at `depth` folders below src/ (src/cli/*.ts is 1): a library import
+ * climbs exactly `depth` levels, then must name a public entry.
+ * @param {number} depth
+ */
+function cliLayer(depth) {
+  return layer(
+    [`src/cli/${'*/'.repeat(depth - 1)}*.ts`],
+    [
+      {
+        group: SOCKET_MODULES,
+        message: 'The CLI is a thin layer over the library: sockets live in src/transport.',
+      },
+      {
+        regex: `^(\\.\\.\\/){${depth}}(?!${PUBLIC_ENTRY})`,
+        message:
+          'The CLI imports only the public API (index.js, core.js, services/<name>/index.js), so the library can do all it does.',
+      },
+    ],
+  );
+}
+
 export const layers = [
   layer(
     ['src/protocol/**/*.ts'],
@@ -94,34 +116,7 @@ export const layers = [
       },
     ],
   ),
-  layer(
-    ['src/cli/commands/**/*.ts'],
-    [
-      {
-        group: SOCKET_MODULES,
-        message: 'The CLI is a thin layer over the library: sockets live in src/transport.',
-      },
-      {
-        regex: `^\\.\\.\\/\\.\\.\\/(?!${PUBLIC_ENTRY})`,
-        message:
-          'The CLI imports only the public API (index.js, core.js, services/<name>/index.js), so the library can do all it does.',
-      },
-    ],
-  ),
-  layer(
-    ['src/cli/*.ts'],
-    [
-      {
-        group: SOCKET_MODULES,
-        message: 'The CLI is a thin layer over the library: sockets live in src/transport.',
-      },
-      {
-        regex: `^\\.\\.\\/(?!${PUBLIC_ENTRY})`,
-        message:
-          'The CLI imports only the public API (index.js, core.js, services/<name>/index.js), so the library can do all it does.',
-      },
-    ],
-  ),
+  ...[1, 2, 3].map(cliLayer),
   layer(
     ['src/*.ts'],
     [

@@ -90,12 +90,13 @@ export { encodeTextNotice, parseTextNotice } from './protocol/text-notice.js';
 // Transports
 export { formatAddress, isLoopbackHost, normalizeHost, parseAddress } from './transport/address.js';
 export type { Address } from './transport/address.js';
-export {
-  CLIENT_CONNECTION_LIMITS,
+export { CLIENT_CONNECTION_LIMITS, DEFAULT_CONNECTION_LIMITS } from './transport/connection.js';
+export type {
+  CloseInfo,
   Connection,
-  DEFAULT_CONNECTION_LIMITS,
+  ConnectionHandlers,
+  ConnectionLimits,
 } from './transport/connection.js';
-export type { CloseInfo, ConnectionHandlers, ConnectionLimits } from './transport/connection.js';
 export { FrameWriter } from './transport/frame-writer.js';
 export { AccessList, parseAccessRule } from './transport/access-list.js';
 export type { AccessRule } from './transport/access-list.js';
@@ -140,6 +141,7 @@ export type {
   ClientAuthOptions,
   ServerAuthOptions,
 } from './services/common/handshake.js';
+export type { Service } from './services/common/service.js';
 export { ensureToken, findToken, requireToken } from './services/common/token.js';
 export type { LoadedToken, TokenSource } from './services/common/token.js';
 export {

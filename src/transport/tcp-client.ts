@@ -2,7 +2,8 @@ import { connect as netConnect, type NetConnectOpts, type Socket } from 'node:ne
 import { NetworkError, UsageError, fromSystemError } from '../errors.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS } from '../limits.js';
 import { formatAddress, formatPeer, type Address } from './address.js';
-import { CLIENT_CONNECTION_LIMITS, Connection, type ConnectionLimits } from './connection.js';
+import { CLIENT_CONNECTION_LIMITS, type Connection, type ConnectionLimits } from './connection.js';
+import { SocketConnection } from './socket-connection.js';
 import { connectTls, type TlsClientConfig } from './tls.js';
 
 export interface ConnectOptions extends Partial<ConnectionLimits> {
@@ -69,7 +70,7 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
       socket.off('error', onError);
       const remote =
         address.kind === 'unix' ? 'unix' : formatPeer(socket.remoteAddress, socket.remotePort);
-      resolve(new Connection(socket, remote, { ...CLIENT_CONNECTION_LIMITS, ...options }));
+      resolve(new SocketConnection(socket, remote, { ...CLIENT_CONNECTION_LIMITS, ...options }));
     });
   });
 }
@@ -103,7 +104,7 @@ async function connectSecure(
     }
     throw err;
   }
-  return new Connection(socket, formatPeer(socket.remoteAddress, socket.remotePort), {
+  return new SocketConnection(socket, formatPeer(socket.remoteAddress, socket.remotePort), {
     ...CLIENT_CONNECTION_LIMITS,
     ...options,
   });

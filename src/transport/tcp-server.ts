@@ -3,7 +3,8 @@ import { LimitError, ProtocolError, SockitError, fromSystemError } from '../erro
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE_MS } from '../limits.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatAddress, formatPeer, normalizeHost, type Address } from './address.js';
-import { Connection, type CloseInfo, type ConnectionLimits } from './connection.js';
+import { type CloseInfo, type Connection, type ConnectionLimits } from './connection.js';
+import { SocketConnection } from './socket-connection.js';
 import {
   DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
   TLS_HANDSHAKE_BYTE,
@@ -248,7 +249,7 @@ export class TcpServer {
       this.options.onRefused?.(remote, new LimitError('ACCESS_DENIED', 'not allowed to connect'));
       return;
     }
-    const conn = new Connection(socket, remote, this.options);
+    const conn = new SocketConnection(socket, remote, this.options);
     if (this.closing || this.live.size >= this.maxConnections) {
       const error = this.closing
         ? new LimitError('SHUTTING_DOWN', 'server is shutting down')

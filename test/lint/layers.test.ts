@@ -137,6 +137,21 @@ describe('layer rules', () => {
       `import { SockitError } from '../errors.js';\n`,
       /public API/,
     );
+    // Any depth: a folder of the CLI climbs one level more, and still lands on a public entry.
+    await assertRefused(
+      'src/cli/serve/probe.ts',
+      `import { TcpServer } from '../../transport/tcp-server.js';\n`,
+      /public API/,
+    );
+    await assertRefused(
+      'src/cli/serve/probe.ts',
+      `import { x } from '../../../package.json';\n`,
+      /public API/,
+    );
+    await assertAllowed(
+      'src/cli/serve/probe.ts',
+      `import { TcpServer } from '../../core.js';\nimport { EXIT_OK } from '../output.js';\n`,
+    );
     await assertAllowed(
       command,
       [

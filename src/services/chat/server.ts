@@ -49,6 +49,7 @@ import {
 } from './messages.js';
 import { Outgoing, noticeFor } from './outbound.js';
 import { Session, type ChatConnection, type ChatRateLimit } from './session.js';
+import type { Service } from '../common/service.js';
 
 export type { ChatStats } from './broker.js';
 export type { ChatConnection, ChatRateLimit } from './session.js';
@@ -94,7 +95,7 @@ export interface ChatServerOptions {
   now?: () => number;
 }
 
-export class ChatServer {
+export class ChatServer implements Service {
   readonly name = 'chat';
   readonly stats: ChatStats = { messages: 0, slowConsumers: 0, pingTimeouts: 0, peakQueued: 0 };
   private readonly framing: FramingMode;
@@ -315,8 +316,7 @@ export class ChatServer {
   }
 }
 
-/** TCP keepalive where the transport has it (a `Connection`'s socket, or its own method). */
+/** TCP keepalive where the transport has it (a WebSocket pings instead). */
 function keepAlive(conn: ChatConnection, ms: number): void {
-  if (conn.setKeepAlive !== undefined) conn.setKeepAlive(ms);
-  else if ('socket' in conn) (conn as Connection).socket.setKeepAlive(true, ms);
+  conn.setKeepAlive?.(ms);
 }

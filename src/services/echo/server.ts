@@ -18,6 +18,7 @@ import {
   upperAsciiInPlace,
   type ReplyMode,
 } from './messages.js';
+import type { Service } from '../common/service.js';
 
 export interface EchoServerOptions {
   /** @default 'auto': framed u32be or raw text by the client's first byte */
@@ -57,7 +58,7 @@ function notice(error: SockitError): Buffer {
  * The echo service (SPEC §2.1): framed or raw TCP, told apart by the first
  * byte, and UDP. Each message is answered upper-cased, echoed, or greeted.
  */
-export class EchoServer {
+export class EchoServer implements Service {
   readonly name = 'echo';
   private readonly framing: FramingMode;
   private readonly reply: ReplyMode;

@@ -4,7 +4,7 @@ import { delimiter, isAbsolute, join } from 'node:path';
 import { ServiceError, UsageError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { encodeEnvelopeHeader, errorHeader } from '../../protocol/envelope.js';
-import { formatAddress, normalizeHost, type Address } from '../../transport/address.js';
+import { formatAddress, type Address } from '../../transport/address.js';
 import type { Connection } from '../../transport/connection.js';
 import { EnvelopeChannel } from '../../transport/envelope-channel.js';
 import { TcpServer, type TcpServerOptions } from '../../transport/tcp-server.js';
@@ -12,6 +12,7 @@ import { AuthFailures, startAuthenticated, type AuthFailureOptions } from '../co
 import type { Command } from './command.js';
 import { isLoaderVariable, type RunRequest } from './messages.js';
 import { ExecSession, type CommandPlan, type ExecContext } from './session.js';
+import type { Service } from '../common/service.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -106,7 +107,7 @@ async function resolveAllowlist(
  * a disconnect kills the command's whole process group; each command is
  * audited in one log line.
  */
-export class ExecServer {
+export class ExecServer implements Service {
   readonly name = 'exec';
   private readonly options: ExecServerOptions;
   private readonly tcp: TcpServer;
@@ -187,7 +188,7 @@ export class ExecServer {
         service: 'exec',
         token: this.options.token,
         failures: this.failures,
-        host: normalizeHost(conn.socket.remoteAddress ?? 'unix'),
+        host: conn.remoteHost,
         log: this.log,
         ...(this.options.authTimeoutMs !== undefined
           ? { timeoutMs: this.options.authTimeoutMs }

@@ -2,12 +2,7 @@ import { UsageError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { encodeEnvelopeHeader, errorHeader } from '../../protocol/envelope.js';
 import type { ByteOrder } from '../../protocol/byte-order.js';
-import {
-  formatAddress,
-  isLoopbackHost,
-  normalizeHost,
-  type Address,
-} from '../../transport/address.js';
+import { formatAddress, isLoopbackHost, type Address } from '../../transport/address.js';
 import type { Connection } from '../../transport/connection.js';
 import { EnvelopeChannel } from '../../transport/envelope-channel.js';
 import { TcpServer, type TcpServerOptions } from '../../transport/tcp-server.js';
@@ -15,6 +10,7 @@ import { AuthFailures, startAuthenticated } from '../common/handshake.js';
 import { tutorialNormalizer } from './messages.js';
 import { FilesSession } from './session.js';
 import { FileStore } from './store.js';
+import type { Service } from '../common/service.js';
 
 export interface FilesServerOptions {
   /** The storage root (SPEC §2.4); created with mode 0700 on first use. */
@@ -50,7 +46,7 @@ export function isLoopback(address: Address): boolean {
  * partial file, hashed as they come, fsynced, verified and renamed into
  * place; a broken upload's partial can be resumed. See docs/FILES.md.
  */
-export class FilesServer {
+export class FilesServer implements Service {
   readonly name = 'files';
   private readonly options: FilesServerOptions;
   private readonly tcp: TcpServer;
@@ -135,7 +131,7 @@ export class FilesServer {
     conn.onClosed(() => {
       void session.settled().then(() => this.sessions.delete(session));
     });
-    const host = normalizeHost(conn.socket.remoteAddress ?? 'unix');
+    const host = conn.remoteHost;
     startAuthenticated(
       channel,
       {

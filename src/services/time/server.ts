@@ -14,6 +14,7 @@ import {
 } from './messages.js';
 import { MODE_CLIENT, MODE_SERVER, SNTP_PACKET_BYTES, writeNtpTimestamp } from './sntp.js';
 import { strftime } from './strftime.js';
+import type { Service } from '../common/service.js';
 
 export interface SntpServerOptions {
   /**
@@ -98,7 +99,7 @@ function decodeFormat(message: Buffer): string {
  * an SNTP v4 server, each on its own port and each guarded like every sockit
  * UDP port (rate, size, reflection, loops).
  */
-export class TimeServer {
+export class TimeServer implements Service {
   readonly name = 'time';
   readonly sntpStats: SntpStats = { answered: 0, kissOfDeath: 0, malformed: 0 };
   private readonly clock: Clock;

@@ -4,6 +4,7 @@ import type { Logger } from '../../log.js';
 import type { ChatServer } from '../chat/index.js';
 import type { Gateway } from './gateway.js';
 import type { BridgeRoute } from './messages.js';
+import type { Service } from '../common/service.js';
 
 export interface WebGatewayOptions {
   /**
@@ -64,7 +65,7 @@ export interface WebGatewayStats {
  * listen(): a process that never serves the web does not pay for it in heap
  * (test/index-heap.test.ts).
  */
-export class WebGateway {
+export class WebGateway implements Service {
   readonly name = 'web';
   readonly stats: WebGatewayStats = { originRefused: 0, busy: 0, targetUnreachable: 0, cutOff: 0 };
   private running: Gateway | undefined;
