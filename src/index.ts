@@ -97,7 +97,11 @@ export type {
   Progress,
   PutOptions,
   PutResult,
+  PutTreeEvent,
+  PutTreeOptions,
+  PutTreeResult,
   StatReply,
+  TreeFile,
 } from './services/files/index.js';
 export { CHAT_WS_PATH, CLOSE_CODES, WebGateway } from './services/web/index.js';
 export type { BridgeRoute, WebGatewayOptions, WebGatewayStats } from './services/web/index.js';

@@ -8,6 +8,10 @@ export type {
   Progress,
   PutOptions,
   PutResult,
-} from './client.js';
+  PutTreeEvent,
+  PutTreeOptions,
+  PutTreeResult,
+  TreeFile,
+} from './client-options.js';
 export { FILES_PORT } from './messages.js';
 export type { ListEntry, StatReply } from './messages.js';
