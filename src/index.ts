@@ -187,7 +187,11 @@ export type {
   Progress,
   PutOptions,
   PutResult,
+  PutTreeEvent,
+  PutTreeOptions,
+  PutTreeResult,
   StatReply,
+  TreeFile,
 } from './services/files/index.js';
 export {
   CHAT_WS_PATH,

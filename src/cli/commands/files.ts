@@ -1,12 +1,11 @@
-import { lstat, readdir, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import {
   FILES_PORT,
   FilesClient,
   SockitError,
-  UsageError,
   checkName,
   escapeName,
   findToken,
@@ -107,98 +106,59 @@ function progressBar(out: Output, label: string): { update: Progress; stop: () =
   };
 }
 
-interface Upload {
-  path: string;
-  name: string;
-}
-
-/** The files to send: FILE as its base name (or --as), DIR recursively as DIR/…; symlinks inside a DIR are skipped. */
-async function collect(args: string[], as: string | undefined, out: Output): Promise<Upload[]> {
-  if (as !== undefined && args.length !== 1) {
-    throw new UsageError('BAD_OPTION', '--as needs exactly one FILE or DIR');
-  }
-  const uploads: Upload[] = [];
-  const walk = async (dir: string, prefix: string): Promise<void> => {
-    const entries = await readdir(dir, { withFileTypes: true });
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const entry of entries) {
-      const path = join(dir, entry.name);
-      const name = `${prefix}/${entry.name.normalize('NFC')}`;
-      if (entry.isDirectory()) await walk(path, name);
-      else if (entry.isFile()) uploads.push({ path, name });
-      else {
-        out.emit(
-          { type: 'skip', path, reason: entry.isSymbolicLink() ? 'symlink' : 'not a regular file' },
-          `skipped ${escapeName(path)} (${entry.isSymbolicLink() ? 'symlink' : 'not a regular file'})\n`,
-        );
-      }
-    }
-  };
-  for (const arg of args) {
-    let info;
-    try {
-      info = await stat(arg);
-    } catch {
-      throw new UsageError('BAD_OPTION', `${arg}: no such file or directory`);
-    }
-    const top = (as ?? basename(arg)).normalize('NFC');
-    if (info.isDirectory()) await walk(arg, top);
-    else if (info.isFile()) uploads.push({ path: arg, name: top });
-    else throw new UsageError('BAD_OPTION', `${arg} is not a regular file or a directory`);
-  }
-  return uploads;
-}
-
 function rate(bytes: number, ms: number): string {
   return ms > 0 ? `${formatBytes((bytes * 1000) / ms)}/s` : '';
 }
 
 async function runPut(target: string, files: string[], options: PutCliOptions): Promise<void> {
   const out = new Output(options.json);
-  const uploads = await collect(files, options.as, out);
-  let client: FilesClient | undefined;
-  let failed = 0;
+  const client = await open(target, options);
+  let bar: ReturnType<typeof progressBar> | undefined;
+  let started = 0;
   try {
-    for (const upload of uploads) {
-      const started = performance.now();
-      const bar = progressBar(out, escapeName(upload.name));
-      try {
-        checkName(upload.name);
-        client ??= await open(target, options);
-        let offset = 0;
-        if (options.resume) {
-          const remote = await client.stat(upload.name);
-          const local = await lstat(upload.path);
-          if (remote?.partial !== undefined && remote.partial <= local.size)
-            offset = remote.partial;
+    const { failed } = await client.putTree(files, {
+      ...(options.as !== undefined ? { as: options.as } : {}),
+      resume: options.resume,
+      overwrite: options.overwrite,
+      onProgress: (_name, done, total) => bar?.update(done, total),
+      onEvent: (event) => {
+        switch (event.type) {
+          case 'skip':
+            out.emit(
+              { type: 'skip', path: event.path, reason: event.reason },
+              `skipped ${escapeName(event.path)} (${event.reason})\n`,
+            );
+            return;
+          case 'start':
+            started = performance.now();
+            bar = progressBar(out, escapeName(event.file.name));
+            return;
+          case 'put': {
+            bar?.stop();
+            bar = undefined;
+            const { result } = event;
+            const ms = performance.now() - started;
+            out.emit(
+              { type: 'put', path: event.file.path, ...result, durationMs: Math.round(ms) },
+              `${escapeName(result.name)}  ${formatBytes(result.size)}  sha256 ${result.sha256}` +
+                (result.offset > 0 ? `  (resumed at ${formatBytes(result.offset)})` : '') +
+                `  ${rate(result.sent, ms)}\n`,
+            );
+            return;
+          }
+          case 'error':
+            bar?.stop();
+            bar = undefined;
+            reportFailure(out, event.file.name, event.error);
         }
-        const result = await client.put(upload.path, upload.name, {
-          offset,
-          overwrite: options.overwrite,
-          onProgress: bar.update,
-        });
-        bar.stop();
-        const ms = performance.now() - started;
-        out.emit(
-          { type: 'put', path: upload.path, ...result, durationMs: Math.round(ms) },
-          `${escapeName(result.name)}  ${formatBytes(result.size)}  sha256 ${result.sha256}` +
-            (result.offset > 0 ? `  (resumed at ${formatBytes(result.offset)})` : '') +
-            `  ${rate(result.sent, ms)}\n`,
-        );
-      } catch (err) {
-        bar.stop();
-        failed++;
-        if (err instanceof UsageError) throw err;
-        reportFailure(out, upload.name, err);
-        // A refused request closes the connection; the next file gets a new one.
-        client?.destroy();
-        client = undefined;
-      }
-    }
+      },
+    });
+    if (failed.length > 0) process.exitCode = EXIT_FAILURE;
   } finally {
-    if (client) await client.close().catch(() => undefined);
+    bar?.stop();
+    await client.close().catch(() => undefined);
+    client.destroy();
   }
-  if (failed > 0) process.exitCode = EXIT_FAILURE;
 }
 
 function reportFailure(out: Output, name: string, err: unknown): void {

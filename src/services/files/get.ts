@@ -1,21 +1,17 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import * as v from 'valibot';
 import { ServiceError } from '../../errors.js';
 import type { EnvelopeHeader } from '../../protocol/envelope.js';
 import { getRequestSchema, statRequestSchema } from './messages.js';
 import { BufferPool, hashPrefix, readRange } from './file-read.js';
 import { fsError } from './fs-error.js';
-import { badRequest, type RequestContext } from './request-context.js';
+import { parseRequest, type RequestContext } from './request-context.js';
 
 /** `stat`: a file's size and mtime, and how much of a partial upload the server holds. */
 export function serveStat(ctx: RequestContext, header: EnvelopeHeader, started: number): void {
-  const parsed = v.safeParse(statRequestSchema, header);
-  if (!parsed.success) {
-    ctx.refuse('stat', badRequest('stat', parsed.issues[0]), started);
-    return;
-  }
-  const { name } = parsed.output;
+  const parsed = parseRequest(ctx, statRequestSchema, header, started);
+  if (parsed === undefined) return;
+  const { name } = parsed;
   ctx.run(async () => {
     try {
       const info = await ctx.store.stat(name);
@@ -29,13 +25,10 @@ export function serveStat(ctx: RequestContext, header: EnvelopeHeader, started: 
 
 /** `get`: one file, from `offset` for a resumed download. */
 export function serveGet(ctx: RequestContext, header: EnvelopeHeader, started: number): void {
-  const parsed = v.safeParse(getRequestSchema, header);
-  if (!parsed.success) {
-    ctx.refuse('get', badRequest('get', parsed.issues[0]), started);
-    return;
-  }
-  const { name } = parsed.output;
-  const offset = parsed.output.offset ?? 0;
+  const parsed = parseRequest(ctx, getRequestSchema, header, started);
+  if (parsed === undefined) return;
+  const { name } = parsed;
+  const offset = parsed.offset ?? 0;
   ctx.run(async () => {
     let file: { fh: FileHandle; size: number };
     try {

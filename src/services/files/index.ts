@@ -8,7 +8,11 @@ export type {
   Progress,
   PutOptions,
   PutResult,
-} from './client.js';
+  PutTreeEvent,
+  PutTreeOptions,
+  PutTreeResult,
+  TreeFile,
+} from './client-options.js';
 export {
   DOWNLOAD_PARTIAL_SUFFIX,
   FILES_PORT,

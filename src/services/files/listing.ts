@@ -1,6 +1,5 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as v from 'valibot';
 import { ServiceError } from '../../errors.js';
 import type { EnvelopeHeader } from '../../protocol/envelope.js';
 import {
@@ -11,17 +10,15 @@ import {
   type ListEntry,
 } from './messages.js';
 import { fsError } from './fs-error.js';
-import { badRequest, type RequestContext } from './request-context.js';
-import { lstatOrUndefined, type SafeTree } from './safe-path.js';
+import { parseRequest, type RequestContext } from './request-context.js';
+import { lstatOrUndefined } from './disk.js';
+import type { SafeTree } from './safe-path.js';
 
 /** `list`: one `entry` per file, then `{"type":"end","count"}`, as fast as the peer reads. */
 export function serveList(ctx: RequestContext, header: EnvelopeHeader, started: number): void {
-  const parsed = v.safeParse(listRequestSchema, header);
-  if (!parsed.success) {
-    ctx.refuse('list', badRequest('list', parsed.issues[0]), started);
-    return;
-  }
-  const { prefix } = parsed.output;
+  const parsed = parseRequest(ctx, listRequestSchema, header, started);
+  if (parsed === undefined) return;
+  const { prefix } = parsed;
   const { channel, conn } = ctx;
   ctx.run(async () => {
     let count = 0;

@@ -128,19 +128,8 @@ export class PutHandler {
 
   /** The connection closed (after any work in hand): an upload cut by the peer keeps what arrived, durable, for a resume. */
   async closed(): Promise<void> {
-    const put = this.put;
-    if (!put) return;
-    this.put = undefined;
-    await put.upload.keep();
-    this.ctx.audit(
-      'put',
-      {
-        name: put.upload.name,
-        size: put.upload.size,
-        offset: put.upload.offset,
-        kept: put.upload.writer.written,
-      },
-      put.started,
+    await this.end(
+      'keep',
       new ServiceError(
         'INCOMPLETE',
         'connection closed before the whole body arrived; partial kept',
@@ -191,14 +180,25 @@ export class PutHandler {
   }
 
   /** A put failed for good mid-body (disk full, bad commit): remove its partial, then close. */
-  private async discard(error: SockitError): Promise<void> {
+  private discard(error: SockitError): Promise<void> {
+    return this.end('discard', error);
+  }
+
+  /** Ends the upload in hand without storing it: its partial kept or removed, and audited. */
+  private async end(how: 'keep' | 'discard', error: SockitError): Promise<void> {
     const put = this.put;
     if (!put) return;
     this.put = undefined;
-    await put.upload.discard();
+    const { upload } = put;
+    await (how === 'keep' ? upload.keep() : upload.discard());
     this.ctx.audit(
       'put',
-      { name: put.upload.name, size: put.upload.size, offset: put.upload.offset },
+      {
+        name: upload.name,
+        size: upload.size,
+        offset: upload.offset,
+        ...(how === 'keep' ? { kept: upload.writer.written } : {}),
+      },
       put.started,
       error,
     );

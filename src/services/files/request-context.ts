@@ -1,6 +1,7 @@
-import type * as v from 'valibot';
+import * as v from 'valibot';
 import { ServiceError, type SockitError } from '../../errors.js';
 import { describeIssue } from '../../protocol/schema-issue.js';
+import type { EnvelopeHeader } from '../../protocol/envelope.js';
 import type { Connection } from '../../transport/connection.js';
 import type { EnvelopeChannel } from '../../transport/envelope-channel.js';
 import { escapeName } from './messages.js';
@@ -26,4 +27,17 @@ export function badRequest(type: string, issue: v.BaseIssue<unknown>): ServiceEr
     'BAD_REQUEST',
     `bad ${escapeName(type.slice(0, 32))} request: ${describeIssue(issue, 'request')}`,
   );
+}
+
+/** A body-less request's header checked against `schema`; refused (connection kept) when it fails. */
+export function parseRequest<S extends v.GenericSchema>(
+  ctx: RequestContext,
+  schema: S,
+  header: EnvelopeHeader,
+  started: number,
+): v.InferOutput<S> | undefined {
+  const parsed = v.safeParse(schema, header);
+  if (parsed.success) return parsed.output;
+  ctx.refuse(header.type, badRequest(header.type, parsed.issues[0]), started);
+  return undefined;
 }

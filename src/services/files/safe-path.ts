@@ -2,34 +2,11 @@ import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, opendir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ServiceError } from '../../errors.js';
+import { isErrno, lstatOrUndefined } from './disk.js';
 import { foldName } from './messages.js';
 import { fsError } from './fs-error.js';
 
-const { O_RDONLY, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK } = constants;
-
-export function isErrno(err: unknown, ...codes: string[]): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code !== undefined && codes.includes(code);
-}
-
-export async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
-  try {
-    return await lstat(path);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return undefined;
-    throw err;
-  }
-}
-
-/** fsyncs a directory, so a rename or link in it survives a crash. */
-export async function syncDir(path: string): Promise<void> {
-  const fh = await open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
+const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = constants;
 
 /**
  * Confinement to the storage root: names are already checked (messages.ts);

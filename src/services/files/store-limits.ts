@@ -1,7 +1,7 @@
 import { readdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ServiceError } from '../../errors.js';
-import { lstatOrUndefined } from './safe-path.js';
+import { lstatOrUndefined } from './disk.js';
 
 export interface StoreLimitOptions {
   /** Largest file accepted (bytes). @default unlimited */

@@ -6,7 +6,8 @@ import type { Logger } from '../../log.js';
 import { PARTIAL_DIR, checkName, foldName, type ListEntry } from './messages.js';
 import { listTree } from './listing.js';
 import { fsError } from './fs-error.js';
-import { SafeTree, isErrno, lstatOrUndefined } from './safe-path.js';
+import { isErrno, lstatOrUndefined } from './disk.js';
+import { SafeTree } from './safe-path.js';
 import { StoreLimits, type StoreLimitOptions } from './store-limits.js';
 import { beginUpload, type PutParams, type Upload, type UploadSpace } from './upload.js';
 

@@ -6,7 +6,8 @@ import { checkName, foldName } from './messages.js';
 import { hashPrefix } from './file-read.js';
 import { fsError } from './fs-error.js';
 import { PartialWriter } from './partial-writer.js';
-import { lstatOrUndefined, syncDir, type SafeTree } from './safe-path.js';
+import { lstatOrUndefined, syncDir } from './disk.js';
+import type { SafeTree } from './safe-path.js';
 import type { StoreLimits } from './store-limits.js';
 
 const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
@@ -202,8 +203,8 @@ export class Upload {
       await link(partialPath, target);
       await unlink(partialPath);
     }
-    await syncDir(dir);
-    await syncDir(this.space.partialDir);
+    await syncDir(dir, { follow: false });
+    await syncDir(this.space.partialDir, { follow: false });
     this.space.limits.forgetUsage();
   }
 }
