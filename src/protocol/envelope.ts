@@ -15,7 +15,7 @@ import { describeIssue } from './schema-issue.js';
 export interface EnvelopeHeader {
   type: string;
   /** Body length in bytes, 0 ≤ size ≤ 2^53 − 1; absent means no body. */
-  size?: number;
+  size?: number | undefined;
   [key: string]: unknown;
 }
 

@@ -84,7 +84,7 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
       socket.off('error', onError);
       const remote =
         address.kind === 'unix' ? 'unix' : formatPeer(socket.remoteAddress, socket.remotePort);
-      resolve(new SocketConnection(socket, remote, { ...CLIENT_CONNECTION_LIMITS, ...options }));
+      resolve(new SocketConnection(socket, remote, options, CLIENT_CONNECTION_LIMITS));
     });
   });
 }
@@ -118,8 +118,10 @@ async function connectSecure(
     }
     throw err;
   }
-  return new SocketConnection(socket, formatPeer(socket.remoteAddress, socket.remotePort), {
-    ...CLIENT_CONNECTION_LIMITS,
-    ...options,
-  });
+  return new SocketConnection(
+    socket,
+    formatPeer(socket.remoteAddress, socket.remotePort),
+    options,
+    CLIENT_CONNECTION_LIMITS,
+  );
 }

@@ -55,7 +55,15 @@ class MemoryConnection implements Connection {
   private resolveClosed!: (info: CloseInfo) => void;
 
   constructor(limits: Partial<ConnectionLimits>) {
-    this.limits = { ...DEFAULT_CONNECTION_LIMITS, ...limits };
+    // Field by field, as SocketConnection: a limit given as undefined takes its default.
+    const d = DEFAULT_CONNECTION_LIMITS;
+    this.limits = {
+      idleTimeoutMs: limits.idleTimeoutMs ?? d.idleTimeoutMs,
+      messageTimeoutMs: limits.messageTimeoutMs ?? d.messageTimeoutMs,
+      maxPendingWrite: limits.maxPendingWrite ?? d.maxPendingWrite,
+      writeTimeoutMs: limits.writeTimeoutMs ?? d.writeTimeoutMs,
+      pauseReadingWhileBlocked: limits.pauseReadingWhileBlocked ?? d.pauseReadingWhileBlocked,
+    };
     this.idleMs = this.limits.idleTimeoutMs;
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     this.touch();
