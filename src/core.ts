@@ -8,6 +8,7 @@
 // Errors
 export {
   ERROR_CODES,
+  InternalError,
   LimitError,
   NetworkError,
   ProtocolError,

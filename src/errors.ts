@@ -37,6 +37,7 @@ export const ERROR_CODES = [
   // The caller asked for something impossible.
   'BAD_ADDRESS',
   'BAD_OPTION',
+  'INVALID_STATE',
   // Authentication (exec, files): docs/SECURITY.md.
   'AUTH_FAILED',
   'TOKEN_MISSING',
@@ -80,6 +81,8 @@ export const ERROR_CODES = [
   'TLS_REQUIRED',
   // A peer answered with a code this version does not know (kept in the message).
   'REMOTE_ERROR',
+  // A bug in sockit: an invariant broke, or something not a SockitError escaped.
+  'INTERNAL',
 ] as const;
 
 /** Every stable error code (docs/ERRORS.md). */
@@ -124,6 +127,14 @@ export class UsageError extends SockitError {
 /** A service refused a request, or the server answered with an error envelope. */
 export class ServiceError extends SockitError {
   override name = 'ServiceError';
+}
+
+/** A bug in sockit, never the peer's or the caller's doing: always `INTERNAL`. */
+export class InternalError extends SockitError {
+  override name = 'InternalError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INTERNAL', message, options);
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { ProtocolError } from '../errors.js';
+import { ProtocolError, InternalError } from '../errors.js';
 import { DEFAULT_MAX_FRAME } from '../limits.js';
 import { FRAME_HEADER_BYTES, type ByteOrder } from './byte-order.js';
 
@@ -223,7 +223,7 @@ export class FrameDecoder {
       return -1;
     }
     const body = this.body;
-    if (body === null) throw new Error('frame decoder: body missing'); // unreachable
+    if (body === null) throw new InternalError('frame decoder: body missing'); // unreachable
     const take = Math.min(this.frameLength - this.bodyFill, chunk.length);
     const filled = this.bodyFill + take;
     let target = body;

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { LimitError, SockitError, fromSystemError } from '../errors.js';
+import { LimitError, SockitError, fromSystemError, InternalError, UsageError } from '../errors.js';
 import { normalizeHost } from './address.js';
 import {
   DEFAULT_CONNECTION_LIMITS,
@@ -46,7 +46,7 @@ type CloseListener = (info: CloseInfo, connection: Connection) => void;
 /** The Connection a socket event belongs to (`this` of a shared listener). */
 function ownerOf(socket: Socket): SocketConnection {
   const owner = (socket as OwnedSocket)[kConnection];
-  if (owner === undefined) throw new Error('socket has no connection'); // unreachable
+  if (owner === undefined) throw new InternalError('socket has no connection'); // unreachable
   return owner;
 }
 
@@ -154,7 +154,7 @@ export class SocketConnection implements Connection {
    * 'data' listener does not read.
    */
   start(handlers: ConnectionHandlers): void {
-    if (this.handlers) throw new Error('connection already started');
+    if (this.handlers) throw new UsageError('INVALID_STATE', 'connection already started');
     this.handlers = handlers;
     this.socket.on('data', onSocketData);
   }

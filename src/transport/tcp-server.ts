@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { LimitError, ProtocolError, SockitError, fromSystemError } from '../errors.js';
+import { LimitError, ProtocolError, SockitError, fromSystemError, UsageError } from '../errors.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE_MS } from '../limits.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatAddress, formatPeer, normalizeHost, type Address } from './address.js';
@@ -120,7 +120,7 @@ export class TcpServer {
 
   /** The bound address, with the real port when 0 was asked for. */
   get address(): Address {
-    if (!this.bound) throw new Error('server is not listening');
+    if (!this.bound) throw new UsageError('INVALID_STATE', 'server is not listening');
     return this.bound;
   }
 

@@ -98,7 +98,7 @@ export class UdpServer {
   }
 
   get address(): Address {
-    if (!this.bound) throw new Error('server is not listening');
+    if (!this.bound) throw new UsageError('INVALID_STATE', 'server is not listening');
     return this.bound;
   }
 

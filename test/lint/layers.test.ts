@@ -198,4 +198,23 @@ describe('layer rules', () => {
       `import { createServer } from 'node:net';\nimport { x } from './helpers/net.js';\n`,
     );
   });
+
+  it('refuses a plain Error in src/: every error has a stable code', async () => {
+    const [bad] = await eslint.lintText(`throw new Error('oops');\n`, {
+      filePath: 'src/services/echo/probe.ts',
+    });
+    assert.ok(
+      bad?.messages.some(
+        (m) => m.ruleId === 'no-restricted-syntax' && /SockitError/.test(m.message),
+      ),
+    );
+    const [good] = await eslint.lintText(
+      `import { InternalError } from '../../errors.js';\nthrow new InternalError('unreachable');\n`,
+      { filePath: 'src/services/echo/probe.ts' },
+    );
+    assert.deepEqual(
+      good?.messages.filter((m) => m.ruleId === 'no-restricted-syntax'),
+      [],
+    );
+  });
 });

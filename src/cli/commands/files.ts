@@ -9,6 +9,7 @@ import {
   parseAddress,
   type Address,
   type ByteOrder,
+  type ErrorCode,
   type Progress,
 } from '../../index.js';
 import { checkName, escapeName, formatBytes } from '../../services/files/internal.js';
@@ -160,7 +161,7 @@ async function runPut(target: string, files: string[], options: PutCliOptions): 
 }
 
 function reportFailure(out: Output, name: string, err: unknown): void {
-  const code = err instanceof SockitError ? err.code : 'INTERNAL';
+  const code: ErrorCode = err instanceof SockitError ? err.code : 'INTERNAL';
   const message = err instanceof Error ? err.message : String(err);
   if (out.json) {
     out.emit({ type: 'error', name, code, message }, '');

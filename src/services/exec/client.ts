@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import * as v from 'valibot';
-import { NetworkError, ProtocolError, fromErrorEnvelope } from '../../errors.js';
+import { NetworkError, ProtocolError, fromErrorEnvelope, UsageError } from '../../errors.js';
 import type { EnvelopeHeader } from '../../protocol/envelope.js';
 import type { Address } from '../../transport/address.js';
 import type { Connection } from '../../transport/connection.js';
@@ -90,7 +90,8 @@ export class ExecClient {
    * server's error (NOT_ALLOWED, COMMAND_NOT_FOUND, BUSY…) if it did not run.
    */
   run(request: RunOptions, io: RunIo): Promise<ExitEvent> {
-    if (this.busy) throw new Error('a command is already running on this client');
+    if (this.busy)
+      throw new UsageError('INVALID_STATE', 'a command is already running on this client');
     this.busy = true;
     const channel = this.channel;
     let stopStdin = (): void => undefined;

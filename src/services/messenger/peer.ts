@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ServiceError, SockitError } from '../../errors.js';
+import { ServiceError, SockitError, InternalError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { formatAddress, normalizeHost, type Address } from '../../transport/address.js';
 import { RateLimiter, type RateLimitOptions } from '../../transport/rate-limiter.js';
@@ -236,7 +236,7 @@ export class MessengerPeer {
           ? this.resolve(target)
           : { name: peerKey(target), peer: target });
     } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      return Promise.reject(err instanceof Error ? err : new InternalError(String(err)));
     }
     const bytes = Buffer.byteLength(text);
     if (bytes > this.maxText) {

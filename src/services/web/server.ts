@@ -1,3 +1,4 @@
+import { UsageError } from '../../errors.js';
 import type { Address } from '../../transport/address.js';
 import type { TlsClientConfig, TlsServerConfig } from '../../transport/tls.js';
 import type { Logger } from '../../log.js';
@@ -87,7 +88,7 @@ export class WebGateway implements Service {
   constructor(private readonly options: WebGatewayOptions = {}) {}
 
   async listen(address: Address): Promise<Address> {
-    if (this.running) throw new Error('gateway is already listening');
+    if (this.running) throw new UsageError('INVALID_STATE', 'gateway is already listening');
     const { Gateway } = await import('./gateway.js');
     this.running = new Gateway(this.options, this.stats);
     return this.running.listen(address);
@@ -100,7 +101,7 @@ export class WebGateway implements Service {
 
   /** The page's URL, e.g. `http://127.0.0.1:7080/`. */
   get url(): string {
-    if (!this.running) throw new Error('gateway is not listening');
+    if (!this.running) throw new UsageError('INVALID_STATE', 'gateway is not listening');
     return this.running.url;
   }
 
