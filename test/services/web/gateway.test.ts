@@ -71,7 +71,7 @@ describe('web gateway: the page and its files', () => {
       '/src/index.ts',
       '/app.js%00',
       '/APP.JS',
-      '/favicon.ico',
+      '/favicon.ico/../package.json',
       '/ws',
     ]) {
       const reply = await get(port, path);
@@ -79,6 +79,15 @@ describe('web gateway: the page and its files', () => {
       assert.equal(reply.headers['x-content-type-options'], 'nosniff', path);
       assert.doesNotMatch(reply.body, /"name": "sockit"|root:/, path);
     }
+  });
+
+  it('/favicon.ico is an empty 204: a browser asks for it, the page has none', T, async (t) => {
+    const { address } = await startGateway(t);
+    const reply = await get(portOf(address), '/favicon.ico');
+    assert.equal(reply.status, 204);
+    assert.equal(reply.body, '');
+    assert.equal(reply.headers['x-content-type-options'], 'nosniff');
+    assert.equal((await get(portOf(address), '/favicon.ico', 'POST')).status, 405);
   });
 
   it('odd methods get 405 with Allow', T, async (t) => {
