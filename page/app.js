@@ -63,6 +63,8 @@ const chat = {
   /** @type {number | undefined} */
   retryTimer: undefined,
   everConnected: false,
+  /** The guest name the broker gave this connection before our join named us. */
+  guestNick: '',
 };
 
 /** @param {string} room */
@@ -269,9 +271,17 @@ function onEvent(e) {
       notice(`${nick} left #${room} (${str(e.reason)})`);
       return;
     }
+    case 'welcome':
+      chat.guestNick = str(e.nick);
+      return;
     case 'nick': {
       const old = str(e.old);
       const nick = str(e.nick);
+      // Our join trading this connection's guest name for our own is not news.
+      if (old === chat.guestNick) {
+        chat.guestNick = '';
+        return;
+      }
       if (old === chat.confirmedNick) chat.confirmedNick = nick;
       for (const [room, nicks] of chat.rosters) {
         chat.rosters.set(
