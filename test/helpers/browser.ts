@@ -70,6 +70,8 @@ export interface ChatPage {
 export interface PageOptions {
   /** @default 1000×700 */
   viewport?: { width: number; height: number };
+  /** Trust any certificate (a gateway's self-signed one under --tls). @default false */
+  ignoreHTTPSErrors?: boolean;
 }
 
 /** Opens `url` in a fresh context and records what a user would notice going wrong. */
@@ -81,6 +83,7 @@ export async function openPage(
 ): Promise<ChatPage> {
   const context = await browser.newContext({
     viewport: options.viewport ?? { width: 1000, height: 700 },
+    ignoreHTTPSErrors: options.ignoreHTTPSErrors ?? false,
     // Deterministic screenshots: the page's light theme.
     colorScheme: 'light',
   });

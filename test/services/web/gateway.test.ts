@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { describe, it } from 'node:test';
 import type { Address, ChatServer } from '../../../src/index.js';
 import { FramedPeer, TextPeer, startChat } from '../../helpers/chat.js';
+import { selfSigned } from '../../helpers/certs.js';
 import { captureLogger, startEcho } from '../../helpers/echo.js';
 import { frame, portOf } from '../../helpers/net.js';
 import { HttpRefusal, WsPeer, startGateway } from '../../helpers/web.js';
@@ -97,6 +99,37 @@ describe('web gateway: the page and its files', () => {
       assert.equal(reply.status, 405, method);
       assert.equal(reply.headers.allow, 'GET, HEAD', method);
     }
+  });
+});
+
+describe('web gateway: --tls', () => {
+  it('serves https and wss on the one port; plain ws there is refused', T, async (t) => {
+    const pems = await selfSigned();
+    const chat = await startChat(t);
+    const { address, origin, wsBase } = await startGateway(t, { chat: chat.server, tls: pems });
+    assert.match(origin, /^https:/);
+    assert.match(wsBase, /^wss:/);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpsRequest(
+        { host: '127.0.0.1', port: portOf(address), path: '/', ca: pems.cert, agent: false },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(status, 200);
+    const web = await WsPeer.open(t, `${wsBase}/ws`, origin, { ca: pems.cert });
+    const roster = await web.join('lobby', 'alice');
+    assert.deepEqual(roster.nicks, ['alice']);
+    // The https page's origin is the only same origin: http on this port is another.
+    await assert.rejects(
+      WsPeer.open(t, `${wsBase}/ws`, origin.replace('https:', 'http:'), { ca: pems.cert }),
+      { status: 403 },
+    );
+    await assert.rejects(WsPeer.open(t, `${wsBase.replace('wss:', 'ws:')}/ws`, origin));
   });
 });
 
