@@ -87,6 +87,7 @@ export {
   MAX_NICK_LENGTH,
   MAX_ROOMS_PER_CLIENT,
   MAX_ROOM_LENGTH,
+  RedisChatBus,
   TEXT_HELP,
   canonicalRoom,
   chatRequestSchema,
@@ -120,6 +121,8 @@ export type {
   ChatWelcomeEvent,
   LocalChatBusOptions,
   MaybePromise,
+  RedisChatBusOptions,
+  RedisChatBusStats,
   TextCommand,
 } from './services/chat/index.js';
 export {
