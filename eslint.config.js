@@ -25,6 +25,20 @@ export default tseslint.config(
     ignores: ['src/cli/**'],
     rules: { 'no-console': 'error' },
   },
+  {
+    // Every error from src/ has a stable code (src/errors.ts, docs/ERRORS.md).
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'NewExpression[callee.name=/^(Error|TypeError|RangeError)$/]',
+          message:
+            'Throw a SockitError subclass with a code from src/errors.ts (InternalError for a broken invariant).',
+        },
+      ],
+    },
+  },
   // Import rules per layer (docs/ARCHITECTURE.md).
   ...layers,
   {

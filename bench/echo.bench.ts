@@ -96,7 +96,7 @@ interface Options {
   /** Count GCs in the servers (a PerformanceObserver, which itself shifts V8's heuristics). */
   countGc: boolean;
   /** Report a saved run (.bench-results/echo-*.json) instead of measuring. */
-  from?: string;
+  from?: string | undefined;
   quick: boolean;
 }
 

@@ -183,8 +183,10 @@ async function main(): Promise<void> {
     // Resume: the body stops at 50 % (the client dies), then `put --resume`.
     const half = Math.floor(size / 2);
     // A raw client sends the real header and exactly half the body, then stops (FIN).
-    const { FilesClient, EnvelopeChannel, connect, clientHandshake } =
-      await import('../src/index.js');
+    const [{ FilesClient, EnvelopeChannel, connect }, { clientHandshake }] = await Promise.all([
+      import('../src/index.js'),
+      import('../src/internal.js'),
+    ]);
     const conn = await connect({ kind: 'inet', host: '127.0.0.1', port });
     const channel = new EnvelopeChannel(conn);
     await clientHandshake(channel, { service: 'files', token: TOKEN });

@@ -37,8 +37,9 @@ const I_O_MODULES = [
   'node:worker_threads',
 ];
 
-/** What the CLI may take from the library: its public entries. */
-const PUBLIC_ENTRY = '(?:index\\.js|core\\.js|services\\/[a-z-]+\\/index\\.js)$';
+/** What the CLI may take from the library: its public entries, and the internal ones (src/internal.ts, services/<name>/internal.ts). */
+const PUBLIC_ENTRY =
+  '(?:index\\.js|core\\.js|internal\\.js|services\\/[a-z-]+\\/(?:index|internal)\\.js)$';
 
 /**
  * @param {string[]} files
@@ -72,7 +73,7 @@ function cliLayer(depth) {
       {
         regex: `^(\\.\\.\\/){${depth}}(?!${PUBLIC_ENTRY})`,
         message:
-          'The CLI imports only the public API (index.js, core.js, services/<name>/index.js), so the library can do all it does.',
+          'The CLI imports only the public API (index.js, core.js, services/<name>/index.js) and the internal entries, so the library can do all it does.',
       },
     ],
   );

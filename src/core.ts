@@ -8,13 +8,13 @@
 // Errors
 export {
   ERROR_CODES,
+  InternalError,
   LimitError,
   NetworkError,
   ProtocolError,
   SockitError,
   ServiceError,
   UsageError,
-  fromErrorEnvelope,
   isErrorCode,
 } from './errors.js';
 export type { ErrorCode } from './errors.js';
@@ -51,29 +51,17 @@ export {
 } from './ports.js';
 
 // Logging
-export { createLogger, silentLogger } from './log.js';
-export type { Logger } from './log.js';
+export { silentLogger } from './log.js';
+export type { LogFields, LogFn, Logger } from './log.js';
 
 // Wire protocol (pure)
 export { FRAME_HEADER_BYTES } from './protocol/byte-order.js';
 export type { ByteOrder } from './protocol/byte-order.js';
 export { FrameDecoder } from './protocol/frame-decoder.js';
 export type { FrameDecoderOptions, FrameHandler } from './protocol/frame-decoder.js';
-export {
-  checkFrameLength,
-  encodeFrame,
-  encodeFrameHeader,
-  frameToBuffer,
-  writeFrameHeader,
-} from './protocol/frame-encoder.js';
+export { encodeFrame, encodeFrameHeader } from './protocol/frame-encoder.js';
 export type { FrameEncoderOptions } from './protocol/frame-encoder.js';
-export {
-  EnvelopeDecoder,
-  encodeEnvelopeHeader,
-  envelopeHeaderSchema,
-  errorHeader,
-  parseEnvelopeHeader,
-} from './protocol/envelope.js';
+export { EnvelopeDecoder, encodeEnvelopeHeader, parseEnvelopeHeader } from './protocol/envelope.js';
 export type {
   EnvelopeDecoderOptions,
   EnvelopeEncodeOptions,
@@ -81,16 +69,16 @@ export type {
   EnvelopeHeader,
   HeaderNormalizer,
 } from './protocol/envelope.js';
-export { FRAMING_MODES, detectFraming, parseFramingMode } from './protocol/framing.js';
-export type { FramingMode, ResolvedFraming } from './protocol/framing.js';
+export { FRAMING_MODES, detectFraming } from './protocol/framing.js';
+export type { FramingMode } from './protocol/framing.js';
 export { LineDecoder } from './protocol/line-decoder.js';
 export { escapeText } from './protocol/terminal-text.js';
 export { encodeTextNotice, parseTextNotice } from './protocol/text-notice.js';
 
 // Transports
-export { formatAddress, isLoopbackHost, normalizeHost, parseAddress } from './transport/address.js';
+export { formatAddress, parseAddress } from './transport/address.js';
 export type { Address } from './transport/address.js';
-export { CLIENT_CONNECTION_LIMITS, DEFAULT_CONNECTION_LIMITS } from './transport/connection.js';
+export { DEFAULT_CONNECTION_LIMITS } from './transport/connection.js';
 export type {
   CloseInfo,
   Connection,
@@ -98,28 +86,20 @@ export type {
   ConnectionLimits,
 } from './transport/connection.js';
 export { FrameWriter } from './transport/frame-writer.js';
-export { AccessList, parseAccessRule } from './transport/access-list.js';
+export { AccessList } from './transport/access-list.js';
 export type { AccessRule } from './transport/access-list.js';
 export { RateLimiter } from './transport/rate-limiter.js';
 export type { RateLimitOptions } from './transport/rate-limiter.js';
 export { connect } from './transport/tcp-client.js';
 export type { ConnectOptions } from './transport/tcp-client.js';
-export {
-  DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
-  SOCKIT_ALPN,
-  isUntrustedIssuer,
-  normalizeFingerprint,
-} from './transport/tls.js';
 export type { TlsClientConfig, TlsPeer, TlsServerConfig } from './transport/tls.js';
 export { EnvelopeChannel } from './transport/envelope-channel.js';
 export type { ChannelHandlers, EnvelopeChannelOptions } from './transport/envelope-channel.js';
 export { TcpServer } from './transport/tcp-server.js';
 export type { TcpServerOptions } from './transport/tcp-server.js';
 export { UdpClient } from './transport/udp-client.js';
-export { UdpEndpoint } from './transport/udp-endpoint.js';
-export type { UdpEndpointHandlers } from './transport/udp-endpoint.js';
 export type { UdpReply, UdpRequestOptions } from './transport/udp-client.js';
-export { SOCKIT_UDP_PORTS, UdpServer } from './transport/udp-server.js';
+export { UdpServer } from './transport/udp-server.js';
 export type {
   UdpHandler,
   UdpPeer,
@@ -127,32 +107,13 @@ export type {
   UdpServerStats,
 } from './transport/udp-server.js';
 
-// Authentication shared by exec and files
-export {
-  AuthFailures,
-  DEFAULT_AUTH_TIMEOUT_MS,
-  PROTOCOL_VERSION,
-  clientHandshake,
-  computeMac,
-  startAuthenticated,
-} from './services/common/handshake.js';
-export type {
-  AuthFailureOptions,
-  ClientAuthOptions,
-  ServerAuthOptions,
-} from './services/common/handshake.js';
+// What services share
 export type { Service } from './services/common/service.js';
-export { ensureToken, findToken, requireToken } from './services/common/token.js';
-export type { LoadedToken, TokenSource } from './services/common/token.js';
-export {
-  configDir,
-  dataDir,
-  defaultFilesRoot,
-  defaultKnownHostsPath,
-  defaultTlsDir,
-  defaultTokenPath,
-} from './services/common/paths.js';
+export { ensureToken } from './services/common/token.js';
 export { ensureServerIdentity, fingerprintOf } from './services/common/certificate.js';
 export type { ServerIdentity } from './services/common/certificate.js';
 export { readKnownHosts, trustPolicy } from './services/common/trust.js';
 export type { TrustOptions } from './services/common/trust.js';
+
+export type { ResolvedFraming } from './protocol/framing.js';
+export type { LoadedToken, TokenSource } from './services/common/token.js';

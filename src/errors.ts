@@ -37,6 +37,7 @@ export const ERROR_CODES = [
   // The caller asked for something impossible.
   'BAD_ADDRESS',
   'BAD_OPTION',
+  'INVALID_STATE',
   // Authentication (exec, files): docs/SECURITY.md.
   'AUTH_FAILED',
   'TOKEN_MISSING',
@@ -80,14 +81,19 @@ export const ERROR_CODES = [
   'TLS_REQUIRED',
   // A peer answered with a code this version does not know (kept in the message).
   'REMOTE_ERROR',
+  // A bug in sockit: an invariant broke, or something not a SockitError escaped.
+  'INTERNAL',
 ] as const;
 
+/** Every stable error code (docs/ERRORS.md). */
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/** Whether a string is one of sockit's stable error codes. */
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
 }
 
+/** The base of every error sockit throws or reports: a stable `code` (docs/ERRORS.md) and a one-line message for people. Subclasses say which layer: {@link UsageError}, {@link NetworkError}, {@link ProtocolError}, {@link LimitError}, {@link ServiceError}. */
 export class SockitError extends Error {
   override name = 'SockitError';
   readonly code: ErrorCode;
@@ -121,6 +127,14 @@ export class UsageError extends SockitError {
 /** A service refused a request, or the server answered with an error envelope. */
 export class ServiceError extends SockitError {
   override name = 'ServiceError';
+}
+
+/** A bug in sockit, never the peer's or the caller's doing: always `INTERNAL`. */
+export class InternalError extends SockitError {
+  override name = 'InternalError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INTERNAL', message, options);
+  }
 }
 
 /**

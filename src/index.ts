@@ -5,15 +5,7 @@
 export * from './core.js';
 
 // Services
-export {
-  EchoClient,
-  EchoServer,
-  EchoUdpClient,
-  REPLY_MODES,
-  WELCOME,
-  parseReplyMode,
-  upperAsciiInPlace,
-} from './services/echo/index.js';
+export { EchoClient, EchoServer, EchoUdpClient, REPLY_MODES } from './services/echo/index.js';
 export type {
   EchoClientOptions,
   EchoListen,
@@ -21,83 +13,39 @@ export type {
   ReplyMode,
 } from './services/echo/index.js';
 export {
-  DEFAULT_STRFTIME_FORMAT,
-  ERA1_START_UNIX,
-  SECONDS_1900_TO_1970,
   TIME_MODES,
   TimeServer,
   decodeRfc868,
   decodeUnix32,
-  defaultPortFor,
   encodeRfc868,
-  encodeSntpPacket,
   encodeSntpRequest,
   encodeUnix32,
-  eraSecondsToUnix,
-  fromNtpTimestamp,
-  offsetAndDelay,
   parseSntpPacket,
   queryTime,
   strftime,
-  systemClock,
-  toNtpTimestamp,
 } from './services/time/index.js';
 export type {
   Clock,
   SntpPacket,
   SntpServerOptions,
-  SntpStats,
   TimeListen,
   TimeMode,
   TimeQueryOptions,
   TimeResult,
   TimeServerOptions,
 } from './services/time/index.js';
-export {
-  DEFAULT_MAX_CONNS,
-  DEFAULT_UDP_LINGER_MS,
-  ReadInspector,
-  describeEvent,
-  describeRead,
-  hexDump,
-  payloadFields,
-  relayConnect,
-  relayListen,
-} from './services/relay/index.js';
+export { ReadInspector, relayConnect, relayListen } from './services/relay/index.js';
 export type {
-  FrameStep,
   ReadInspectorOptions,
   ReadReport,
   RelayConnectOptions,
   RelayEvent,
-  RelayIo,
   RelayListenOptions,
   RelayListener,
   RelayOptions,
   RelaySession,
 } from './services/relay/index.js';
-export {
-  ChatClient,
-  ChatServer,
-  DEFAULT_CHAT_MAX_QUEUE,
-  DEFAULT_MAX_CHAT_LINE,
-  DEFAULT_MAX_TEXT,
-  DEFAULT_ROOM,
-  LocalChatBus,
-  MAX_NICK_LENGTH,
-  MAX_ROOMS_PER_CLIENT,
-  MAX_ROOM_LENGTH,
-  RedisChatBus,
-  TEXT_HELP,
-  canonicalRoom,
-  chatRequestSchema,
-  checkNick,
-  checkText,
-  formatTextEvent,
-  nickKey,
-  parseChatRequest,
-  parseTextLine,
-} from './services/chat/index.js';
+export { ChatClient, ChatServer, LocalChatBus, RedisChatBus } from './services/chat/index.js';
 export type {
   BusPresenceEvent,
   BusPrivateMessage,
@@ -120,43 +68,18 @@ export type {
   ChatStats,
   ChatWelcomeEvent,
   LocalChatBusOptions,
-  MaybePromise,
   RedisChatBusOptions,
   RedisChatBusStats,
-  TextCommand,
 } from './services/chat/index.js';
-export {
-  DEFAULT_RETRY,
-  MAX_MESSENGER_DATAGRAM,
-  MAX_MESSENGER_TEXT,
-  MessengerPeer,
-  contactAddress,
-  decodeDatagram,
-  describeSender,
-  encodeAck,
-  encodeMessage,
-  parseContact,
-  parseContacts,
-  peerKey,
-  retryDelay,
-} from './services/messenger/index.js';
+export { MessengerPeer } from './services/messenger/index.js';
 export type {
   Delivery,
   IncomingMessage,
   MessengerDatagram,
   MessengerPeerOptions,
   MessengerStats,
-  RetrySchedule,
 } from './services/messenger/index.js';
-export {
-  EXIT_CANNOT_EXECUTE,
-  EXIT_NOT_FOUND,
-  EXIT_SOCKIT_FAILURE,
-  ExecClient,
-  ExecServer,
-  FORWARDED_SIGNALS,
-  exitCodeOf,
-} from './services/exec/index.js';
+export { ExecClient, ExecServer } from './services/exec/index.js';
 export type {
   ExecClientOptions,
   ExecServerOptions,
@@ -166,21 +89,7 @@ export type {
   RunIo,
   RunOptions,
 } from './services/exec/index.js';
-export {
-  DOWNLOAD_PARTIAL_SUFFIX,
-  FilesClient,
-  FilesServer,
-  MAX_NAME_BYTES,
-  MAX_NAME_COMPONENT_BYTES,
-  PARTIAL_DIR,
-  checkName,
-  escapeName,
-  foldName,
-  formatBytes,
-  isLoopback,
-  isValidName,
-  tutorialNormalizer,
-} from './services/files/index.js';
+export { FilesClient, FilesServer } from './services/files/index.js';
 export type {
   FilesClientOptions,
   FilesServerOptions,
@@ -196,11 +105,9 @@ export type {
   StatReply,
   TreeFile,
 } from './services/files/index.js';
-export {
-  CHAT_WS_PATH,
-  CLOSE_CODES,
-  WebGateway,
-  parseAllowedOrigin,
-  parseBridge,
-} from './services/web/index.js';
+export { CHAT_WS_PATH, CLOSE_CODES, WebGateway } from './services/web/index.js';
 export type { BridgeRoute, WebGatewayOptions, WebGatewayStats } from './services/web/index.js';
+export type { SntpStats } from './services/time/index.js';
+export type { FrameStep, RelayIo } from './services/relay/index.js';
+export type { MaybePromise } from './services/chat/index.js';
+export type { RetrySchedule } from './services/messenger/index.js';

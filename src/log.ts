@@ -1,17 +1,31 @@
-import { pino, type Logger } from 'pino';
+/** The fields of one structured log event: `{ event: 'accept', remote: '127.0.0.1:5300' }`. */
+export type LogFields = Record<string, unknown>;
 
-export type { Logger } from 'pino';
-
-/** What library code logs to unless it is given a logger: nothing. */
-export const silentLogger: Logger = pino({ level: 'silent' });
+/** Logs one event at a level; `message` is an optional human summary. */
+export type LogFn = (fields: LogFields, message?: string) => void;
 
 /**
- * Structured JSON lines (one object per event) to stdout, or to `fd`. The
- * `sockit serve` logger; library users pass their own pino logger.
+ * What sockit logs to: structured events (one object each) at four levels.
+ * A pino logger satisfies it as is (the CLI uses pino: src/cli/log.ts), as do
+ * small adapters over anything else. The library never imports a logging
+ * package, so it costs a library user nothing they did not choose.
  */
-export function createLogger(options: { level?: string; fd?: number } = {}): Logger {
-  return pino(
-    { level: options.level ?? 'info', base: { pid: process.pid } },
-    pino.destination({ fd: options.fd ?? 1, sync: true }),
-  );
+export interface Logger {
+  debug: LogFn;
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+  /** A logger that adds `bindings` to every event. */
+  child(bindings: LogFields): Logger;
 }
+
+const ignore: LogFn = () => undefined;
+
+/** What library code logs to unless it is given a logger: nothing. */
+export const silentLogger: Logger = {
+  debug: ignore,
+  info: ignore,
+  warn: ignore,
+  error: ignore,
+  child: () => silentLogger,
+};

@@ -16,7 +16,8 @@ import { CLI, run } from './helpers/proc.js';
  * These budgets keep what a process loads for sockit under it. They are
  * measured on the machine's Node 20 (the CI's); another V8 moves them.
  */
-const LIBRARY_BUDGET_MB = 7.5;
+// The library imports no logging package (src/log.ts): 6.7 MB measured, 7.35 with pino.
+const LIBRARY_BUDGET_MB = 7.0;
 // serve loads only the services it runs (src/cli/commands/serve.ts): 6.8 MB measured for echo.
 const SERVE_BUDGET_MB = 7.4;
 

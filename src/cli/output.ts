@@ -1,4 +1,4 @@
-import { SockitError, UsageError, escapeText } from '../core.js';
+import { SockitError, UsageError, escapeText, type ErrorCode } from '../core.js';
 
 /** SPEC §3 exit codes. exec will add the remote code. */
 export const EXIT_OK = 0;
@@ -18,7 +18,7 @@ export class Output {
   /** One line for an error, never a stack trace. Returns the exit code to use. */
   error(err: unknown): number {
     const known = err instanceof SockitError;
-    const code = known ? err.code : 'INTERNAL';
+    const code: ErrorCode = known ? err.code : 'INTERNAL';
     // A message may quote a server or a file name: never let it drive the terminal.
     const message = escapeText(err instanceof Error ? err.message : String(err));
     if (this.json) process.stdout.write(`${JSON.stringify({ type: 'error', code, message })}\n`);

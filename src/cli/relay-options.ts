@@ -1,14 +1,14 @@
 import { Argument, Option, type Command } from 'commander';
 import {
   UsageError,
-  describeEvent,
   parseAddress,
   type Address,
   type ByteOrder,
   type RelayEvent,
-  type RelayIo,
   type RelayOptions,
 } from '../index.js';
+import type { RelayIo } from '../index.js';
+import { describeEvent } from '../services/relay/internal.js';
 import { integerIn, parseBytes, parseDuration } from './options.js';
 
 /** What commander hands both `connect` and `listen`. */

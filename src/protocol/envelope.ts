@@ -15,7 +15,7 @@ import { describeIssue } from './schema-issue.js';
 export interface EnvelopeHeader {
   type: string;
   /** Body length in bytes, 0 ≤ size ≤ 2^53 − 1; absent means no body. */
-  size?: number;
+  size?: number | undefined;
   [key: string]: unknown;
 }
 
@@ -104,6 +104,7 @@ export function parseEnvelopeHeader(
   return result.output;
 }
 
+/** Options of {@link encodeEnvelopeHeader}: byte order and the header bound. */
 export interface EnvelopeEncodeOptions {
   maxHeader?: number;
   byteOrder?: ByteOrder;
@@ -149,6 +150,7 @@ export interface EnvelopeHandlers {
   onBodyEnd?(): void;
 }
 
+/** Options of {@link EnvelopeDecoder}: byte order, header and body bounds. */
 export interface EnvelopeDecoderOptions {
   /** @default 64 KiB */
   maxHeader?: number;

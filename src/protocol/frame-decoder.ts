@@ -1,7 +1,8 @@
-import { ProtocolError } from '../errors.js';
+import { ProtocolError, InternalError } from '../errors.js';
 import { DEFAULT_MAX_FRAME } from '../limits.js';
 import { FRAME_HEADER_BYTES, type ByteOrder } from './byte-order.js';
 
+/** Options of {@link FrameDecoder}: byte order, the largest frame, assembly-buffer reuse. */
 export interface FrameDecoderOptions {
   /** Largest payload accepted, in bytes. @default 16 MiB */
   maxFrame?: number;
@@ -53,6 +54,18 @@ const spares: Buffer[] = [];
  *   alone), so a 4-byte lie costs at most 64 KiB, not `maxFrame`.
  * - The declared length is checked against `maxFrame` as soon as the 4th
  *   header byte is seen, before anything is buffered for the payload.
+ * @example
+ * ```ts
+ * import { FrameDecoder, encodeFrame } from 'sockit';
+ *
+ * // Whatever the chunking, each length-prefixed frame comes out whole, once.
+ * const frames: string[] = [];
+ * const decoder = new FrameDecoder((payload) => frames.push(payload.toString()));
+ * // encodeFrame gives [header, payload], ready for writev: no copy.
+ * const bytes = Buffer.concat([...encodeFrame(Buffer.from('sticky')), ...encodeFrame(Buffer.from('packets'))]);
+ * for (const byte of bytes) decoder.push(Buffer.from([byte])); // one byte per read
+ * console.log(frames); // [ 'sticky', 'packets' ]
+ * ```
  */
 export class FrameDecoder {
   readonly byteOrder: ByteOrder;
@@ -210,7 +223,7 @@ export class FrameDecoder {
       return -1;
     }
     const body = this.body;
-    if (body === null) throw new Error('frame decoder: body missing'); // unreachable
+    if (body === null) throw new InternalError('frame decoder: body missing'); // unreachable
     const take = Math.min(this.frameLength - this.bodyFill, chunk.length);
     const filled = this.bodyFill + take;
     let target = body;

@@ -2,6 +2,7 @@ import { ProtocolError } from '../errors.js';
 import { DEFAULT_MAX_FRAME } from '../limits.js';
 import { FRAME_HEADER_BYTES, type ByteOrder } from './byte-order.js';
 
+/** Options of {@link encodeFrame}: byte order and the largest frame. */
 export interface FrameEncoderOptions {
   /** Largest payload this side will send, in bytes. @default 16 MiB */
   maxFrame?: number;

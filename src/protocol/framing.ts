@@ -13,6 +13,7 @@ export type FramingMode = 'auto' | 'raw' | ByteOrder;
 /** A decided framing: what `auto` resolves to, or an explicit choice. */
 export type ResolvedFraming = 'raw' | ByteOrder;
 
+/** TCP framings a server accepts: `auto` (by the first byte), `raw`, `u32be`, `u32le`. */
 export const FRAMING_MODES: readonly FramingMode[] = ['auto', 'raw', 'u32be', 'u32le'];
 
 export function parseFramingMode(value: string): FramingMode {

@@ -8,6 +8,7 @@ import { isErrorCode, type ErrorCode } from '../errors.js';
  */
 const PREFIX = 'error ';
 
+/** The line `error CODE: message\n` that tells a text client why it is being closed. */
 export function encodeTextNotice(code: ErrorCode, message: string): Buffer {
   // One line: a message must not be able to forge a second notice.
   return Buffer.from(`${PREFIX}${code}: ${message.replace(/[\r\n]+/g, ' ')}\n`);

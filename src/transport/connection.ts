@@ -24,6 +24,7 @@ export interface ConnectionLimits {
   pauseReadingWhileBlocked: boolean;
 }
 
+/** The connection limits a server uses where its options say nothing (docs/LIMITS.md). */
 export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = {
   idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS,
   messageTimeoutMs: DEFAULT_FRAME_TIMEOUT_MS,
@@ -49,6 +50,7 @@ export interface CloseInfo {
   durationMs: number;
 }
 
+/** What a service gives {@link Connection.start}: where bytes, the peer's end and the close go, and the notice to send before failing a connection. */
 export interface ConnectionHandlers {
   /** Bytes from the peer. Throwing a SockitError fails the connection with it. */
   data(chunk: Buffer): void;

@@ -21,6 +21,7 @@ export interface ChannelHandlers {
   close?(info: CloseInfo): void;
 }
 
+/** Options of {@link EnvelopeChannel}: byte order and bounds. */
 export interface EnvelopeChannelOptions {
   /** @default 'u32be' */
   byteOrder?: ByteOrder;

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { fromSystemError } from '../errors.js';
+import { fromSystemError, UsageError } from '../errors.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from '../limits.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatAddress, formatPeer, type Address } from './address.js';
@@ -104,12 +104,12 @@ export class HttpServer {
 
   /** The bound address, with the real port when 0 was asked for. */
   get address(): Address {
-    if (!this.bound) throw new Error('server is not listening');
+    if (!this.bound) throw new UsageError('INVALID_STATE', 'server is not listening');
     return this.bound;
   }
 
   async listen(address: Address): Promise<Address> {
-    if (this.server) throw new Error('already listening');
+    if (this.server) throw new UsageError('INVALID_STATE', 'already listening');
     const server = await this.create();
     this.server = server;
     if (address.kind === 'unix') await prepareUnixPath(address.path);

@@ -4,6 +4,7 @@ import {
   DEFAULT_UDP_RATE_PER_SEC,
 } from '../limits.js';
 
+/** Options of {@link RateLimiter}: tokens per second, burst, and how many sources it remembers. */
 export interface RateLimitOptions {
   /** Sustained events per second per source. @default 200 */
   ratePerSec?: number;

@@ -6,6 +6,7 @@ import { CLIENT_CONNECTION_LIMITS, type Connection, type ConnectionLimits } from
 import { SocketConnection } from './socket-connection.js';
 import { connectTls, type TlsClientConfig } from './tls.js';
 
+/** Options of {@link connect}: timeout, limits, read size, TLS. */
 export interface ConnectOptions extends Partial<ConnectionLimits> {
   /** How long the TCP (or Unix) connect may take (ms). @default 10 000 */
   connectTimeoutMs?: number;
@@ -44,6 +45,19 @@ function readOptions(
  * Opens a connection and resolves once it is established. Failures are
  * one-line NetworkErrors: "connect to 127.0.0.1:7007: connection refused",
  * "… host unreachable", "… timed out after 10000 ms".
+ * @example
+ * ```ts
+ * import { FrameDecoder, connect, encodeFrame, parseAddress } from 'sockit';
+ *
+ * const conn = await connect(parseAddress('127.0.0.1', { port: 7007 }), { connectTimeoutMs: 5_000 });
+ * const decoder = new FrameDecoder((payload) => {
+ *   console.log(payload.toString());
+ *   conn.end();
+ * });
+ * conn.start({ data: (chunk) => decoder.push(chunk) });
+ * conn.writev(encodeFrame(Buffer.from('one message'))); // [header, payload]
+ * await conn.whenClosed;
+ * ```
  */
 export function connect(address: Address, options: ConnectOptions = {}): Promise<Connection> {
   const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
@@ -70,7 +84,7 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
       socket.off('error', onError);
       const remote =
         address.kind === 'unix' ? 'unix' : formatPeer(socket.remoteAddress, socket.remotePort);
-      resolve(new SocketConnection(socket, remote, { ...CLIENT_CONNECTION_LIMITS, ...options }));
+      resolve(new SocketConnection(socket, remote, options, CLIENT_CONNECTION_LIMITS));
     });
   });
 }
@@ -104,8 +118,10 @@ async function connectSecure(
     }
     throw err;
   }
-  return new SocketConnection(socket, formatPeer(socket.remoteAddress, socket.remotePort), {
-    ...CLIENT_CONNECTION_LIMITS,
-    ...options,
-  });
+  return new SocketConnection(
+    socket,
+    formatPeer(socket.remoteAddress, socket.remotePort),
+    options,
+    CLIENT_CONNECTION_LIMITS,
+  );
 }

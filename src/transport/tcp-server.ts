@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { LimitError, ProtocolError, SockitError, fromSystemError } from '../errors.js';
+import { LimitError, ProtocolError, SockitError, fromSystemError, UsageError } from '../errors.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE_MS } from '../limits.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatAddress, formatPeer, normalizeHost, type Address } from './address.js';
@@ -15,6 +15,7 @@ import {
 import { prepareUnixPath, restrictUnixSocket } from './unix-socket.js';
 import { TLSSocket, type SecureContext } from 'node:tls';
 
+/** Options of {@link TcpServer}: connection limits, the BUSY notice, TLS, access rules, logger. */
 export interface TcpServerOptions extends Partial<ConnectionLimits> {
   /** Connections served at once; the next gets BUSY and is closed. @default 10 000 */
   maxConnections?: number;
@@ -61,6 +62,22 @@ const FIRST_BYTE_TIMEOUT_MS = 2_000;
 /**
  * A TCP or Unix-socket listener that hands each accepted socket, wrapped in a
  * bounded Connection, to `onConnection`.
+ * @example
+ * ```ts
+ * import { FrameDecoder, FrameWriter, TcpServer, encodeTextNotice } from 'sockit';
+ *
+ * // A framed echo on the bare transport: every bound of a Connection applies.
+ * const server = new TcpServer((conn) => {
+ *   const writer = new FrameWriter(conn);
+ *   const decoder = new FrameDecoder((payload) => writer.send(payload));
+ *   conn.start({
+ *     data: (chunk) => decoder.push(chunk),
+ *     inMessage: () => decoder.inFrame,
+ *     notice: (error) => encodeTextNotice(error.code, error.message),
+ *   });
+ * });
+ * console.log(await server.listen({ kind: 'inet', host: '127.0.0.1', port: 0 }));
+ * ```
  */
 export class TcpServer {
   private readonly server: Server;
@@ -103,7 +120,7 @@ export class TcpServer {
 
   /** The bound address, with the real port when 0 was asked for. */
   get address(): Address {
-    if (!this.bound) throw new Error('server is not listening');
+    if (!this.bound) throw new UsageError('INVALID_STATE', 'server is not listening');
     return this.bound;
   }
 

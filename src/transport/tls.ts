@@ -19,6 +19,7 @@ export const TLS_HANDSHAKE_BYTE = 0x16;
 /** How long a TLS handshake may take, either side (ms). */
 export const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
+/** TLS for a server: its certificate chain and key (PEM). */
 export interface TlsServerConfig {
   /** PEM certificate chain and private key. */
   cert: string | Buffer;
@@ -41,6 +42,7 @@ export interface TlsPeer {
   validTo: string;
 }
 
+/** TLS for a client: extra CAs, the name checked, and the trust decision (pinning, TOFU). */
 export interface TlsClientConfig {
   /** Extra CA certificates (PEM), trusted besides the system's. */
   ca?: string | Buffer;

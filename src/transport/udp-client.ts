@@ -3,6 +3,7 @@ import { NetworkError, UsageError, fromSystemError } from '../errors.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../limits.js';
 import { formatAddress, normalizeHost, udpFamily, type Address } from './address.js';
 
+/** Options of a {@link UdpClient} request: timeout and retries. */
 export interface UdpRequestOptions {
   /** Total time for all attempts (ms). @default 10 000 */
   timeoutMs?: number;
@@ -12,6 +13,7 @@ export interface UdpRequestOptions {
   match?: (reply: Buffer) => boolean;
 }
 
+/** One reply datagram and who sent it. */
 export interface UdpReply {
   reply: Buffer;
   /** From the send that was answered to the reply (ms). */

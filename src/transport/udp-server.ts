@@ -5,6 +5,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { formatAddress, normalizeHost, udpFamily, type Address } from './address.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limiter.js';
 
+/** The sender of a datagram, and a way to answer it. */
 export interface UdpPeer {
   /** The source host, an IPv4-mapped IPv6 address in its IPv4 form. */
   host: string;
@@ -33,6 +34,7 @@ function isGuardedPort(port: number): boolean {
 /** Reply bytes allowed beyond the request's own size (ASCII framing like "Hello, …!"). */
 const REPLY_SLACK_BYTES = 64;
 
+/** Options of {@link UdpServer}: size bound, rate limit, reflection guards. */
 export interface UdpServerOptions {
   /** Larger datagrams are dropped whole, never parsed. @default 65 507 */
   maxDatagram?: number;
@@ -49,6 +51,7 @@ export interface UdpServerOptions {
   name?: string;
 }
 
+/** Counters of a {@link UdpServer}: datagrams in and out, and why any were dropped. */
 export interface UdpServerStats {
   received: number;
   answered: number;
@@ -95,7 +98,7 @@ export class UdpServer {
   }
 
   get address(): Address {
-    if (!this.bound) throw new Error('server is not listening');
+    if (!this.bound) throw new UsageError('INVALID_STATE', 'server is not listening');
     return this.bound;
   }
 

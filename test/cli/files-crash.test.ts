@@ -8,11 +8,11 @@ import { test, type TestContext } from 'node:test';
 import {
   FilesClient,
   FilesServer,
-  foldName,
   parseAddress,
   type Address,
   type EnvelopeHeader,
 } from '../../src/index.js';
+import { foldName } from '../../src/services/files/internal.js';
 import { captureLogger } from '../helpers/echo.js';
 import { tokenWorld, type TokenWorld } from '../helpers/env.js';
 import { LOOPBACK, jsonLines } from '../helpers/net.js';

@@ -5,7 +5,6 @@
 // half-close, destroy, and the same limit errors (IDLE_TIMEOUT, FRAME_TIMEOUT,
 // SLOW_CONSUMER) with the handler's notice sent before a fail.
 import {
-  CLIENT_CONNECTION_LIMITS,
   DEFAULT_CONNECTION_LIMITS,
   LimitError,
   type CloseInfo,
@@ -14,6 +13,7 @@ import {
   type ConnectionLimits,
   type SockitError,
 } from '../../src/index.js';
+import { CLIENT_CONNECTION_LIMITS } from '../../src/internal.js';
 
 /** A socket's default writable high-water mark: write() turns false past it. */
 const HIGH_WATER_MARK = 16 * 1024;
@@ -55,7 +55,15 @@ class MemoryConnection implements Connection {
   private resolveClosed!: (info: CloseInfo) => void;
 
   constructor(limits: Partial<ConnectionLimits>) {
-    this.limits = { ...DEFAULT_CONNECTION_LIMITS, ...limits };
+    // Field by field, as SocketConnection: a limit given as undefined takes its default.
+    const d = DEFAULT_CONNECTION_LIMITS;
+    this.limits = {
+      idleTimeoutMs: limits.idleTimeoutMs ?? d.idleTimeoutMs,
+      messageTimeoutMs: limits.messageTimeoutMs ?? d.messageTimeoutMs,
+      maxPendingWrite: limits.maxPendingWrite ?? d.maxPendingWrite,
+      writeTimeoutMs: limits.writeTimeoutMs ?? d.writeTimeoutMs,
+      pauseReadingWhileBlocked: limits.pauseReadingWhileBlocked ?? d.pauseReadingWhileBlocked,
+    };
     this.idleMs = this.limits.idleTimeoutMs;
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     this.touch();

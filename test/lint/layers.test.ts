@@ -137,6 +137,11 @@ describe('layer rules', () => {
       `import { SockitError } from '../errors.js';\n`,
       /public API/,
     );
+    // The internal entries (not in package.json "exports") are the CLI's too.
+    await assertAllowed(
+      command,
+      `import { formatBytes } from '../../services/files/internal.js';\nimport { computeMac } from '../../internal.js';\n`,
+    );
     // Any depth: a folder of the CLI climbs one level more, and still lands on a public entry.
     await assertRefused(
       'src/cli/serve/probe.ts',
@@ -191,6 +196,25 @@ describe('layer rules', () => {
     await assertAllowed(
       'test/probe.test.ts',
       `import { createServer } from 'node:net';\nimport { x } from './helpers/net.js';\n`,
+    );
+  });
+
+  it('refuses a plain Error in src/: every error has a stable code', async () => {
+    const [bad] = await eslint.lintText(`throw new Error('oops');\n`, {
+      filePath: 'src/services/echo/probe.ts',
+    });
+    assert.ok(
+      bad?.messages.some(
+        (m) => m.ruleId === 'no-restricted-syntax' && /SockitError/.test(m.message),
+      ),
+    );
+    const [good] = await eslint.lintText(
+      `import { InternalError } from '../../errors.js';\nthrow new InternalError('unreachable');\n`,
+      { filePath: 'src/services/echo/probe.ts' },
+    );
+    assert.deepEqual(
+      good?.messages.filter((m) => m.ruleId === 'no-restricted-syntax'),
+      [],
     );
   });
 });

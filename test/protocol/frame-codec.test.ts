@@ -6,9 +6,9 @@ import {
   ProtocolError,
   encodeFrame,
   encodeFrameHeader,
-  frameToBuffer,
   type ByteOrder,
 } from '../../src/index.js';
+import { frameToBuffer } from '../../src/internal.js';
 import { splitAt } from '../helpers/chunks.js';
 
 fc.configureGlobal({ seed: Number(process.env.FC_SEED ?? 42), numRuns: 300 });

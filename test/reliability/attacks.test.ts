@@ -17,9 +17,9 @@ import {
   FilesServer,
   TimeServer,
   UdpServer,
-  computeMac,
   type Address,
 } from '../../src/index.js';
+import { computeMac } from '../../src/internal.js';
 import { Canary, MemoryProbe, MiB, figure, timed, within } from '../helpers/chaos/canary.js';
 import { captureLogger, startEcho, tempDir } from '../helpers/echo.js';
 import { TOKEN, eventually, startExec } from '../helpers/exec.js';

@@ -4,7 +4,8 @@
 // and test/services/echo/limits.test.ts; this file adds the network faults.
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import { EchoClient, UdpClient, upperAsciiInPlace, type Address } from '../../src/index.js';
+import { EchoClient, UdpClient, type Address } from '../../src/index.js';
+import { upperAsciiInPlace } from '../../src/services/echo/internal.js';
 import { Canary, figure, outcomeOf, timed, within } from '../helpers/chaos/canary.js';
 import { ChaosTcpProxy, type TcpChaosOptions } from '../helpers/chaos/tcp-proxy.js';
 import { ChaosUdpProxy } from '../helpers/chaos/udp-proxy.js';

@@ -8,12 +8,8 @@ import assert from 'node:assert/strict';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import {
-  DOWNLOAD_PARTIAL_SUFFIX,
-  FilesClient,
-  PARTIAL_DIR,
-  type Address,
-} from '../../src/index.js';
+import { FilesClient, type Address } from '../../src/index.js';
+import { DOWNLOAD_PARTIAL_SUFFIX, PARTIAL_DIR } from '../../src/services/files/internal.js';
 import { Canary, figure, outcomeOf, timed, within } from '../helpers/chaos/canary.js';
 import { ChaosTcpProxy, type DirectionFaults } from '../helpers/chaos/tcp-proxy.js';
 import { captureLogger } from '../helpers/echo.js';

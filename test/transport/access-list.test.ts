@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AccessList, UsageError, parseAccessRule } from '../../src/index.js';
+import { AccessList, UsageError } from '../../src/index.js';
+import { parseAccessRule } from '../../src/internal.js';
 
 describe('access list rules', () => {
   it('parses addresses, CIDR blocks and ranges of both families', () => {

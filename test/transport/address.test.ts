@@ -1,12 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  UsageError,
-  formatAddress,
-  isLoopbackHost,
-  normalizeHost,
-  parseAddress,
-} from '../../src/index.js';
+import { UsageError, formatAddress, parseAddress } from '../../src/index.js';
+import { isLoopbackHost, normalizeHost } from '../../src/internal.js';
 
 const defaults = { port: 7007 };
 

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import {
+  DEFAULT_CONNECTION_LIMITS,
   LimitError,
   TcpServer,
   connect,
@@ -16,6 +17,7 @@ import {
   type ConnectionHandlers,
   type ConnectionLimits,
 } from '../../src/index.js';
+import { CLIENT_CONNECTION_LIMITS } from '../../src/internal.js';
 import { selfSigned } from '../helpers/certs.js';
 import { memoryPair } from '../helpers/memory-connection.js';
 import { LOOPBACK } from '../helpers/net.js';
@@ -217,3 +219,20 @@ for (const [name, makePair] of Object.entries(transports)) {
     });
   });
 }
+
+describe('Connection limits', () => {
+  it('take their defaults field by field: a limit given as undefined (a JavaScript caller) is not "no limit"', async (t) => {
+    const unset = {
+      idleTimeoutMs: undefined,
+      maxPendingWrite: undefined,
+    } as unknown as Partial<ConnectionLimits>;
+    let accepted!: (conn: Connection) => void;
+    const served = new Promise<Connection>((resolve) => (accepted = resolve));
+    const listener = new TcpServer(accepted, unset);
+    t.after(() => listener.close(0));
+    const client = await connect(await listener.listen(LOOPBACK), unset);
+    t.after(() => client.destroy());
+    assert.deepEqual(client.limits, CLIENT_CONNECTION_LIMITS);
+    assert.deepEqual((await served).limits, DEFAULT_CONNECTION_LIMITS);
+  });
+});

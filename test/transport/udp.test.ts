@@ -5,12 +5,12 @@ import { describe, it, type TestContext } from 'node:test';
 import {
   NetworkError,
   RateLimiter,
-  SOCKIT_UDP_PORTS,
   UdpClient,
   UdpServer,
   type Address,
   type UdpServerOptions,
 } from '../../src/index.js';
+import { SOCKIT_UDP_PORTS } from '../../src/internal.js';
 import { LOOPBACK, portOf } from '../helpers/net.js';
 
 async function udpEcho(

@@ -4,15 +4,17 @@ import pc from 'picocolors';
 import {
   CHAT_PORT,
   ChatClient,
-  DEFAULT_ROOM,
   SockitError,
-  TEXT_HELP,
   escapeText,
   parseAddress,
-  parseChatRequest,
-  parseTextLine,
   type ChatEvent,
 } from '../../index.js';
+import {
+  DEFAULT_ROOM,
+  TEXT_HELP,
+  parseChatRequest,
+  parseTextLine,
+} from '../../services/chat/internal.js';
 import { parseDuration } from '../options.js';
 import { EXIT_OK, Output } from '../output.js';
 import { addTlsClientOptions, tlsOption, type TlsCliOptions } from '../tls-options.js';

@@ -3,18 +3,20 @@ import { Writable } from 'node:stream';
 import { Command, InvalidArgumentError } from 'commander';
 import {
   EXEC_PORT,
-  EXIT_CANNOT_EXECUTE,
-  EXIT_NOT_FOUND,
-  EXIT_SOCKIT_FAILURE,
   ExecClient,
   SockitError,
   UsageError,
-  exitCodeOf,
   parseAddress,
-  requireToken,
   type ExitEvent,
   type RunOptions,
 } from '../../index.js';
+import {
+  EXIT_CANNOT_EXECUTE,
+  EXIT_NOT_FOUND,
+  EXIT_SOCKIT_FAILURE,
+  exitCodeOf,
+} from '../../services/exec/internal.js';
+import { requireToken } from '../../internal.js';
 import { parseDuration } from '../options.js';
 import { EXIT_USAGE, Output } from '../output.js';
 import { addTlsClientOptions, tlsOption, type TlsCliOptions } from '../tls-options.js';

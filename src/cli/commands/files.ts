@@ -6,15 +6,14 @@ import {
   FILES_PORT,
   FilesClient,
   SockitError,
-  checkName,
-  escapeName,
-  findToken,
-  formatBytes,
   parseAddress,
   type Address,
   type ByteOrder,
+  type ErrorCode,
   type Progress,
 } from '../../index.js';
+import { checkName, escapeName, formatBytes } from '../../services/files/internal.js';
+import { findToken } from '../../internal.js';
 import { parseBytes, parseDuration } from '../options.js';
 import { EXIT_FAILURE, Output } from '../output.js';
 import { addTlsClientOptions, tlsOption, type TlsCliOptions } from '../tls-options.js';
@@ -162,7 +161,7 @@ async function runPut(target: string, files: string[], options: PutCliOptions): 
 }
 
 function reportFailure(out: Output, name: string, err: unknown): void {
-  const code = err instanceof SockitError ? err.code : 'INTERNAL';
+  const code: ErrorCode = err instanceof SockitError ? err.code : 'INTERNAL';
   const message = err instanceof Error ? err.message : String(err);
   if (out.json) {
     out.emit({ type: 'error', name, code, message }, '');

@@ -7,14 +7,16 @@ import {
   MessengerPeer,
   SockitError,
   UsageError,
-  describeSender,
   escapeText,
-  parseContact,
-  parseContacts,
-  peerKey,
   type IncomingMessage,
   type UdpPeer,
 } from '../../index.js';
+import {
+  describeSender,
+  parseContact,
+  parseContacts,
+  peerKey,
+} from '../../services/messenger/internal.js';
 import { integerIn } from '../options.js';
 import { EXIT_FAILURE, EXIT_OK, Output } from '../output.js';
 import { printer } from '../terminal.js';

@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import { FRAMING_MODES } from '../../core.js';
 import { REPLY_MODES } from '../../services/echo/index.js';
-import { parseAllowedOrigin, parseBridge, type BridgeRoute } from '../../services/web/index.js';
+import { type BridgeRoute } from '../../services/web/index.js';
+import { parseAllowedOrigin, parseBridge } from '../../services/web/internal.js';
 import { integerIn, parseBytes, parseDuration } from '../options.js';
 import type { ServeOptions } from '../serve/options.js';
 import { serve } from '../serve/run.js';

@@ -1,12 +1,12 @@
 import { Command, Option } from 'commander';
 import {
   TIME_MODES,
-  defaultPortFor,
   parseAddress,
   queryTime,
   type TimeMode,
   type TimeResult,
 } from '../../index.js';
+import { defaultPortFor } from '../../services/time/internal.js';
 import { parseDuration } from '../options.js';
 import { Output } from '../output.js';
 

@@ -4,10 +4,10 @@ import {
   UsageError,
   ensureServerIdentity,
   ensureToken,
-  isLoopbackHost,
   type Logger,
   type TlsServerConfig,
 } from '../../core.js';
+import { isLoopbackHost } from '../../internal.js';
 import type { ServeOptions } from './options.js';
 
 /**

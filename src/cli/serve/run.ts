@@ -1,6 +1,7 @@
 // `sockit serve`: a loop over services — check the policy, start each, log
 // `ready`, and close them all on SIGINT/SIGTERM.
-import { UsageError, createLogger, type Service } from '../../core.js';
+import { UsageError, type Service } from '../../core.js';
+import { createLogger } from '../log.js';
 import { EXIT_OK } from '../output.js';
 import { baseAddress, type ServeOptions } from './options.js';
 import { securityPolicy } from './policy.js';

@@ -11,12 +11,12 @@ import {
   SNTP_PORT,
   UsageError,
   WEB_PORT,
-  defaultFilesRoot,
   parseAddress,
   type Address,
   type Logger,
   type Service,
 } from '../../core.js';
+import { defaultFilesRoot } from '../../internal.js';
 import type { ChatServer } from '../../services/chat/index.js';
 import { derived, tcpLimits, type ServeOptions } from './options.js';
 import { serverToken } from './policy.js';
@@ -148,12 +148,11 @@ export const SERVICES: Readonly<Record<string, ServiceEntry>> = {
         import('../../services/web/index.js'),
       ]);
       const local = running.find((s): s is ChatServer => s instanceof ChatServer);
-      const own =
-        options.chat === undefined && local === undefined ? new ChatServer({ logger }) : undefined;
-      const chat =
-        options.chat !== undefined
-          ? parseAddress(options.chat, { port: CHAT_PORT })
-          : (local ?? own);
+      let own: ChatServer | undefined;
+      let chat: ChatServer | Address;
+      if (options.chat !== undefined) chat = parseAddress(options.chat, { port: CHAT_PORT });
+      else if (local !== undefined) chat = local;
+      else chat = own = new ChatServer({ logger });
       const gateway = new WebGateway({
         chat,
         bridges: options.bridge ?? [],

@@ -33,6 +33,7 @@ function then<T>(value: MaybePromise<T>, next: (value: T) => Step): Step {
   return isSettled(value) ? next(value) : value.then(next);
 }
 
+/** Counters of a {@link ChatServer}: clients, rooms, messages, cut-offs. */
 export interface ChatStats {
   /** Room and private messages relayed. */
   messages: number;

@@ -83,6 +83,7 @@ export interface ChatBusHandlers {
   state(state: 'up' | 'down'): void;
 }
 
+/** What crosses chat nodes: room and private messages in one order with ids, nick leases, presence, history. {@link LocalChatBus} is the in-process one. */
 export interface ChatBus {
   /** Connects (a remote bus) and starts delivering to `handlers`. Called once, before anything else. */
   start(handlers: ChatBusHandlers): MaybePromise<void>;

@@ -18,6 +18,7 @@ import type {
   ChatWelcomeEvent,
 } from './messages.js';
 
+/** Options of {@link ChatClient}: nick, rooms, framing, TLS, timeouts. */
 export interface ChatClientOptions extends ConnectOptions {
   /** @default 'u32be' */
   byteOrder?: ByteOrder;
@@ -56,6 +57,19 @@ const EVENT_TYPES = new Set([
  * A chat client speaking envelopes (SPEC §2.5). Requests that have an answer
  * (`join`, `who`, `nick`) return promises; everything the server sends also
  * reaches `onEvent`, so a UI can simply print events as they come.
+ * @example
+ * ```ts
+ * import { ChatClient, parseAddress } from 'sockit';
+ *
+ * const client = await ChatClient.connect(parseAddress('127.0.0.1', { port: 7194 }), {
+ *   onEvent: (event) => {
+ *     if (event.type === 'message') console.log(`${event.from}: ${event.text}`);
+ *   },
+ * });
+ * const roster = await client.join('lobby', 'alice');
+ * console.log(roster.nicks);
+ * client.say('hello, everyone', 'lobby');
+ * ```
  */
 export class ChatClient {
   /** The nickname the server knows us by (from `welcome`, then `nick` events). */

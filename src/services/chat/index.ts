@@ -10,30 +10,10 @@ export type {
   BusRoomMessage,
   ChatBus,
   ChatBusHandlers,
-  MaybePromise,
 } from './bus.js';
 export { ChatClient } from './client.js';
 export type { ChatClientOptions } from './client.js';
-export {
-  CHAT_PORT,
-  DEFAULT_CHAT_MAX_QUEUE,
-  DEFAULT_MAX_CHAT_LINE,
-  DEFAULT_MAX_TEXT,
-  DEFAULT_ROOM,
-  MAX_NICK_LENGTH,
-  MAX_ROOM_LENGTH,
-  MAX_ROOMS_PER_CLIENT,
-  TEXT_HELP,
-  canonicalRoom,
-  chatRequestSchema,
-  checkNick,
-  checkText,
-  escapeText,
-  formatTextEvent,
-  nickKey,
-  parseChatRequest,
-  parseTextLine,
-} from './messages.js';
+export { CHAT_PORT, escapeText } from './messages.js';
 export type {
   ChatErrorEvent,
   ChatEvent,
@@ -45,5 +25,5 @@ export type {
   ChatRequest,
   ChatRosterEvent,
   ChatWelcomeEvent,
-  TextCommand,
 } from './messages.js';
+export type { MaybePromise } from './bus.js';

@@ -12,6 +12,7 @@ import { RoomHistory } from './history.js';
 import { DEFAULT_CHAT_HISTORY, DEFAULT_CHAT_HISTORY_BYTES } from './limits.js';
 import { escapeText, nickKey } from './messages.js';
 
+/** Options of {@link LocalChatBus}: the history kept per room. */
 export interface LocalChatBusOptions {
   /** Messages kept per room for history on join. @default 100 */
   historyLimit?: number;
@@ -19,6 +20,7 @@ export interface LocalChatBusOptions {
   historyBytes?: number;
 }
 
+/** The in-process {@link ChatBus}: one node's rooms, nicks and history in memory (the default). */
 export class LocalChatBus implements ChatBus {
   private handlers: ChatBusHandlers | undefined;
   private nextId = 1;

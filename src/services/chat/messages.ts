@@ -106,6 +106,7 @@ export const chatRequestSchema = v.variant('type', [
   v.object({ type: v.literal('quit'), text: v.optional(text), ref }),
 ]);
 
+/** Everything an envelope client may send the chat broker (docs/CHAT.md). */
 export type ChatRequest = v.InferOutput<typeof chatRequestSchema>;
 
 /** Validates a decoded envelope header as a chat request (BAD_REQUEST otherwise). */
@@ -122,6 +123,7 @@ export function parseChatRequest(header: Readonly<Record<string, unknown>>): Cha
 // ---------------------------------------------------------------------------
 // Events (server → client).
 
+/** A message said in a room, or sent privately to you. */
 export interface ChatMessageEvent {
   type: 'message';
   /** Server-wide message number. */
@@ -138,6 +140,7 @@ export interface ChatMessageEvent {
   history?: true;
 }
 
+/** Someone (maybe you) joined a room. */
 export interface ChatJoinedEvent {
   type: 'joined';
   room: string;
@@ -145,6 +148,7 @@ export interface ChatJoinedEvent {
   ts: number;
 }
 
+/** Someone left a room (or was disconnected). */
 export interface ChatLeftEvent {
   type: 'left';
   room: string;
@@ -154,6 +158,7 @@ export interface ChatLeftEvent {
   ts: number;
 }
 
+/** Who is in a room (the answer to `who`). */
 export interface ChatRosterEvent {
   type: 'roster';
   room: string;
@@ -161,6 +166,7 @@ export interface ChatRosterEvent {
   ref?: string | number;
 }
 
+/** Your nick was accepted (or changed). */
 export interface ChatNickEvent {
   type: 'nick';
   old: string;
@@ -169,6 +175,7 @@ export interface ChatNickEvent {
   ref?: string | number;
 }
 
+/** A request was refused: a stable `code` (docs/ERRORS.md) and a message. */
 export interface ChatErrorEvent {
   type: 'error';
   code: string;
@@ -183,11 +190,13 @@ export interface ChatWelcomeEvent {
   version: 1;
 }
 
+/** The broker's heartbeat: answer with the same id or be dropped. */
 export interface ChatPingEvent {
   type: 'ping' | 'pong';
   id?: string | number;
 }
 
+/** Everything the chat broker sends an envelope client. */
 export type ChatEvent =
   | ChatMessageEvent
   | ChatJoinedEvent

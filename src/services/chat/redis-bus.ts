@@ -42,6 +42,7 @@ import {
   renewLeases,
 } from './redis-upkeep.js';
 
+/** Options of {@link RedisChatBus}: where Redis is, and the cluster's timers. */
 export interface RedisChatBusOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…` (TLS). */
   url: string;
@@ -58,6 +59,7 @@ export interface RedisChatBusOptions {
   logger?: Logger;
 }
 
+/** What a {@link RedisChatBus} counted. */
 export interface RedisChatBusStats {
   /** Entries in Redis that were not ours to deliver (foreign or malformed): skipped. */
   malformed: number;
@@ -68,6 +70,11 @@ export interface RedisChatBusStats {
 const unavailable = (why: string): ServiceError =>
   new ServiceError('CLUSTER_UNAVAILABLE', `the chat cluster is unreachable (${why}): send again`);
 
+/**
+ * The {@link ChatBus} of a chat that spans nodes: give one to each node's
+ * `ChatServer` (`new ChatServer({ bus: new RedisChatBus({ url }) })`), all
+ * on the same Redis, and they are one chat (docs/CLUSTER.md).
+ */
 export class RedisChatBus implements ChatBus {
   /** This node's id in Redis (random per process). */
   readonly node = randomBytes(8).toString('hex');

@@ -19,7 +19,9 @@ import { REAP_NODE, RENEW_LEASES } from './redis-scripts.js';
  * is refused with CLUSTER_UNAVAILABLE, never held), reconnect with backoff.
  * The command connection times commands out; the reader's XREAD blocks.
  */
-export function redisOptions(password: string | undefined, timeout: boolean): RedisOptions {
+// Inferred, not annotated RedisOptions: under exactOptionalPropertyTypes
+// ioredis's own RedisOptions is not assignable to its constructor's parameter.
+export function redisOptions(password: string | undefined, timeout: boolean) {
   return {
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -28,7 +30,7 @@ export function redisOptions(password: string | undefined, timeout: boolean): Re
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), CLUSTER_MAX_BACKOFF_MS),
     ...(timeout ? { commandTimeout: CLUSTER_COMMAND_TIMEOUT_MS } : {}),
     ...(password !== undefined ? { password } : {}),
-  };
+  } satisfies RedisOptions;
 }
 
 /** Adds a presence entry from `node` to a pipeline. */

@@ -54,6 +54,7 @@ import type { Service } from '../common/service.js';
 export type { ChatStats } from './broker.js';
 export type { ChatConnection, ChatRateLimit } from './session.js';
 
+/** Options of {@link ChatServer}; every field has a default (docs/LIMITS.md). */
 export interface ChatServerOptions {
   /** @default 'auto': envelopes (u32be) or IRC-like text lines by the client's first byte */
   framing?: FramingMode;
@@ -95,6 +96,19 @@ export interface ChatServerOptions {
   now?: () => number;
 }
 
+/**
+ * The chat broker (docs/CHAT.md): rooms and unique nicks for envelope
+ * clients and `nc` users on one port, with history, rate limits and
+ * slow-reader cut-offs. Rooms cross nodes through its {@link ChatBus}.
+ * @example
+ * ```ts
+ * import { ChatServer } from 'sockit';
+ *
+ * // Envelope clients and `nc` users share rooms on one port.
+ * const chat = new ChatServer();
+ * await chat.listen({ kind: 'inet', host: '127.0.0.1', port: 7194 });
+ * ```
+ */
 export class ChatServer implements Service {
   readonly name = 'chat';
   readonly stats: ChatStats = { messages: 0, slowConsumers: 0, pingTimeouts: 0, peakQueued: 0 };

@@ -9,6 +9,7 @@ import type { ByteOrder } from '../../protocol/byte-order.js';
 import type { Connection } from '../../transport/connection.js';
 import type { ChatRequest } from './messages.js';
 
+/** The per-client request rate: a token bucket (`perSecond`, `burst`). */
 export interface ChatRateLimit {
   /** Requests per second a client may sustain. */
   ratePerSec: number;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { defaultTlsDir } from './paths.js';
 
+/** A server's TLS certificate and key, where they came from, and the certificate's fingerprint. */
 export interface ServerIdentity {
   cert: string;
   key: string;
@@ -17,6 +18,7 @@ export interface ServerIdentity {
 /** Ten years: a self-signed identity is trusted by its fingerprint, not its dates. */
 const SELF_SIGNED_DAYS = 3650;
 
+/** The SHA-256 fingerprint of a PEM certificate, as `SHA256:AB:CD:…` (what --fingerprint takes). */
 export function fingerprintOf(certPem: string): string {
   try {
     return `SHA256:${new X509Certificate(certPem).fingerprint256}`;

@@ -11,6 +11,7 @@ const MIN_TOKEN_LENGTH = 16;
 /** A token file is one line; anything larger is not a token file. */
 const MAX_TOKEN_FILE = 4096;
 
+/** Where {@link ensureToken} looks for the shared token of exec and files. */
 export interface TokenSource {
   /** `--token-file`: wins over everything else. */
   file?: string;
@@ -18,6 +19,7 @@ export interface TokenSource {
   env?: NodeJS.ProcessEnv;
 }
 
+/** A token and where it came from (never logged by value). */
 export interface LoadedToken {
   token: string;
   /** Where it came from, for messages: a path or `SOCKIT_TOKEN`. */

@@ -10,6 +10,7 @@ import {
 } from '../../transport/tls.js';
 import { defaultKnownHostsPath } from './paths.js';
 
+/** How a client decides to trust a server's certificate: CA, pinned fingerprint, trust on first use, known-hosts file. */
 export interface TrustOptions {
   /** Extra CA certificates (PEM text). */
   ca?: string;

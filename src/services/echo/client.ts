@@ -13,6 +13,7 @@ import { WELCOME, helloReply, stripLineEnd, upperAsciiInPlace } from './messages
 
 const WELCOME_BYTES = Buffer.from(WELCOME);
 
+/** Options of {@link EchoClient}: framing, timeouts and TLS. */
 export interface EchoClientOptions extends ConnectOptions {
   /** How messages are delimited: frames (default u32be) or text lines (`raw`). */
   framing?: ResolvedFraming;
@@ -34,6 +35,15 @@ interface Waiter {
  * A TCP echo client. Requests may be pipelined: replies come back in order,
  * so the n-th reply answers the n-th request. In `raw` framing a message is
  * a line (sent with a trailing LF; the reply is the next line).
+ * @example
+ * ```ts
+ * import { EchoClient, parseAddress } from 'sockit';
+ *
+ * const client = await EchoClient.connect(parseAddress('127.0.0.1', { port: 7007 }));
+ * const reply = await client.request(Buffer.from('hello'));
+ * console.log(reply.toString()); // HELLO
+ * await client.close();
+ * ```
  */
 export class EchoClient {
   private readonly conn: Connection;
@@ -158,7 +168,18 @@ export class EchoClient {
   }
 }
 
-/** One UDP echo exchange per call, retried on loss. */
+/**
+ * One UDP echo exchange per call, retried on loss.
+ * @example
+ * ```ts
+ * import { EchoUdpClient, parseAddress } from 'sockit';
+ *
+ * const udp = await EchoUdpClient.open(parseAddress('127.0.0.1', { port: 7007 }));
+ * const { reply, rttMs } = await udp.request(Buffer.from('ping'));
+ * console.log(reply.toString(), `${rttMs} ms`); // PING
+ * udp.close();
+ * ```
+ */
 export class EchoUdpClient {
   private readonly client: UdpClient;
   private readonly timeoutMs: number;

@@ -7,6 +7,7 @@ export { ECHO_PORT };
 /** SPEC §2.1: how the echo service answers each message. */
 export type ReplyMode = 'upper' | 'echo' | 'hello';
 
+/** How the echo service answers: `upper` (the default), `echo`, or `hello` ("Hello, <msg>!"). */
 export const REPLY_MODES: readonly ReplyMode[] = ['upper', 'echo', 'hello'];
 
 export function parseReplyMode(value: string): ReplyMode {

@@ -20,6 +20,7 @@ import {
 } from './messages.js';
 import type { Service } from '../common/service.js';
 
+/** Options of {@link EchoServer}; every field has a default (docs/LIMITS.md). */
 export interface EchoServerOptions {
   /** @default 'auto': framed u32be or raw text by the client's first byte */
   framing?: FramingMode;
@@ -40,6 +41,7 @@ export interface EchoServerOptions {
   logger?: Logger;
 }
 
+/** Where an {@link EchoServer} listens: a TCP (or Unix socket) address, and optionally UDP. */
 export interface EchoListen {
   /** TCP (or Unix socket) address to serve. */
   tcp?: Address;
@@ -57,6 +59,19 @@ function notice(error: SockitError): Buffer {
 /**
  * The echo service (SPEC §2.1): framed or raw TCP, told apart by the first
  * byte, and UDP. Each message is answered upper-cased, echoed, or greeted.
+ * @example
+ * ```ts
+ * import { EchoServer } from 'sockit';
+ *
+ * // Framed u32be clients and `nc` users on one TCP port, and UDP on the same number.
+ * const server = new EchoServer({ reply: 'upper' });
+ * await server.listen({
+ *   tcp: { kind: 'inet', host: '127.0.0.1', port: 7007 },
+ *   udp: { kind: 'inet', host: '127.0.0.1', port: 7007 },
+ * });
+ * console.log(server.addresses);
+ * process.once('SIGINT', () => void server.close());
+ * ```
  */
 export class EchoServer implements Service {
   readonly name = 'echo';

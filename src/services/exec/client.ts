@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import * as v from 'valibot';
-import { NetworkError, ProtocolError, fromErrorEnvelope } from '../../errors.js';
+import { NetworkError, ProtocolError, fromErrorEnvelope, UsageError } from '../../errors.js';
 import type { EnvelopeHeader } from '../../protocol/envelope.js';
 import type { Address } from '../../transport/address.js';
 import type { Connection } from '../../transport/connection.js';
@@ -10,6 +10,7 @@ import type { TlsClientConfig } from '../../transport/tls.js';
 import { clientHandshake } from '../common/handshake.js';
 import { exitSchema, startedSchema, type ExitEvent, type ForwardedSignal } from './messages.js';
 
+/** Options of {@link ExecClient}: token, TLS, timeouts. */
 export interface ExecClientOptions {
   /** The shared token (see requireToken). */
   token: string;
@@ -30,6 +31,7 @@ export type RunOptions = (
   timeoutMs?: number;
 };
 
+/** Where a remote command's stdin comes from and its stdout/stderr go. */
 export interface RunIo {
   /** Streamed as the command's stdin, then EOF. Absent: EOF at once. */
   stdin?: Readable | Uint8Array;
@@ -43,6 +45,19 @@ export interface RunIo {
 /**
  * A client of the exec service: authenticates once, then runs commands one
  * after another on the same connection.
+ * @example
+ * ```ts
+ * import { ExecClient, ensureToken, parseAddress } from 'sockit';
+ *
+ * const { token } = await ensureToken();
+ * const client = await ExecClient.connect(parseAddress('127.0.0.1', { port: 7022 }), { token });
+ * const exit = await client.run(
+ *   { argv: ['uname', '-a'], timeoutMs: 10_000 },
+ *   { stdout: process.stdout, stderr: process.stderr },
+ * );
+ * console.log(exit.code, exit.signal);
+ * await client.close();
+ * ```
  */
 export class ExecClient {
   private readonly channel: EnvelopeChannel;
@@ -75,7 +90,8 @@ export class ExecClient {
    * server's error (NOT_ALLOWED, COMMAND_NOT_FOUND, BUSY…) if it did not run.
    */
   run(request: RunOptions, io: RunIo): Promise<ExitEvent> {
-    if (this.busy) throw new Error('a command is already running on this client');
+    if (this.busy)
+      throw new UsageError('INVALID_STATE', 'a command is already running on this client');
     this.busy = true;
     const channel = this.channel;
     let stopStdin = (): void => undefined;

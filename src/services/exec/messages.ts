@@ -14,6 +14,7 @@ export const FORWARDED_SIGNALS = [
   'SIGUSR1',
   'SIGUSR2',
 ] as const;
+/** A signal the exec client forwards to the remote command. */
 export type ForwardedSignal = (typeof FORWARDED_SIGNALS)[number];
 
 /** Bounds on a `run` request; the header itself is at most 64 KiB. */
@@ -94,6 +95,7 @@ export const signalSchema = v.strictObject({
 
 /** Why sockit ended a command itself (absent when the command ended on its own). */
 export const KILL_REASONS = ['COMMAND_TIMEOUT', 'OUTPUT_LIMIT', 'SHUTTING_DOWN'] as const;
+/** Why the exec server killed a command (the `reason` of an {@link ExitEvent}). */
 export type KillReason = (typeof KILL_REASONS)[number];
 
 /** The last envelope of a command. */
@@ -107,6 +109,7 @@ export const exitSchema = v.looseObject({
   stdoutBytes: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(0))),
   stderrBytes: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(0))),
 });
+/** How a remote command ended: its exit code or signal, and why sockit killed it if it did. */
 export type ExitEvent = v.InferOutput<typeof exitSchema>;
 
 export const startedSchema = v.looseObject({

@@ -17,6 +17,7 @@ import type { Service } from '../common/service.js';
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
+/** Options of {@link ExecServer}: the token, which commands may run, and their limits. */
 export interface ExecServerOptions {
   /** The shared secret. Required: there is no unauthenticated exec (SPEC §2.3). */
   token: string;
@@ -106,6 +107,15 @@ async function resolveAllowlist(
  * allowShell); stdin, stdout and stderr stream with backpressure; a timeout or
  * a disconnect kills the command's whole process group; each command is
  * audited in one log line.
+ * @example
+ * ```ts
+ * import { ExecServer, ensureToken } from 'sockit';
+ *
+ * // Only the commands named may run; no shell unless allowShell.
+ * const { token } = await ensureToken();
+ * const server = new ExecServer({ token, allow: ['uname', 'uptime'] });
+ * await server.listen({ kind: 'inet', host: '127.0.0.1', port: 7022 });
+ * ```
  */
 export class ExecServer implements Service {
   readonly name = 'exec';

@@ -1,6 +1,7 @@
 import type { ByteOrder } from '../../protocol/byte-order.js';
 import type { ConnectOptions } from '../../transport/tcp-client.js';
 
+/** Options of {@link FilesClient}: token, TLS, timeouts. */
 export interface FilesClientOptions extends ConnectOptions {
   /** The shared token (SPEC §2.3); not needed when the server says auth "none". */
   token?: string;
@@ -13,6 +14,7 @@ export interface FilesClientOptions extends ConnectOptions {
 /** Called as bytes move: `done` of `total` (the whole file, resumed bytes included). */
 export type Progress = (done: number, total: number) => void;
 
+/** Options of {@link FilesClient.put}: the stored name, resume, overwrite, progress. */
 export interface PutOptions {
   /**
    * Continue an upload the server holds part of: `stat` asks how many bytes
@@ -27,6 +29,7 @@ export interface PutOptions {
   onProgress?: Progress;
 }
 
+/** What an upload stored: the name, its size and sha256 (verified by the server), and the bytes sent from which offset. */
 export interface PutResult {
   name: string;
   size: number;
@@ -36,6 +39,7 @@ export interface PutResult {
   offset: number;
 }
 
+/** Options of {@link FilesClient.get}: where to write, resume, overwrite, size cap. */
 export interface GetOptions {
   /** Continue `DEST.sockit-part` if it exists. @default false */
   resume?: boolean;
@@ -46,6 +50,7 @@ export interface GetOptions {
   onProgress?: Progress;
 }
 
+/** What a download delivered: the name, where it was written, its size and sha256, and the bytes received from which offset. */
 export interface GetResult {
   name: string;
   path: string;
@@ -70,6 +75,7 @@ export type PutTreeEvent =
   | { type: 'put'; file: TreeFile; result: PutResult }
   | { type: 'error'; file: TreeFile; error: unknown };
 
+/** Options of {@link FilesClient.putTree}: the remote name, resume, overwrite, progress and events. */
 export interface PutTreeOptions {
   /** The remote name of the one FILE or DIR given. @default its base name (NFC) */
   as?: string;
@@ -81,6 +87,7 @@ export interface PutTreeOptions {
   onEvent?: (event: PutTreeEvent) => void;
 }
 
+/** What {@link FilesClient.putTree} did: files stored, files failed, entries skipped. */
 export interface PutTreeResult {
   /** Files stored, in the order sent. */
   stored: PutResult[];

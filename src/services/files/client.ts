@@ -32,10 +32,20 @@ import { ReplyChannel, badReply } from './reply-channel.js';
  * writes outside the path it was given, and never more bytes than announced.
  *
  * @example
- * const client = await FilesClient.connect({ kind: 'inet', host: '127.0.0.1', port: 7021 }, { token });
- * const { stored, failed } = await client.putTree('photos', { resume: true });
- * await client.get('photos/cat.jpg', './cat.jpg', { resume: true });
- * await client.close();
+ * ```ts
+ * import { FilesClient, ensureToken, parseAddress } from 'sockit';
+ *
+ * const { token } = await ensureToken();
+ * const files = await FilesClient.connect(parseAddress('127.0.0.1', { port: 7021 }), { token });
+ * const put = await files.put('./report.pdf', 'report.pdf');
+ * console.log(put.sha256, put.size);
+ * // A directory, resuming what a broken run left; then one file back.
+ * const { stored, failed } = await files.putTree('photos', { resume: true });
+ * console.log(stored.length, failed.length);
+ * await files.get('photos/cat.jpg', './cat.jpg', { resume: true });
+ * for (const entry of await files.list()) console.log(entry.name, entry.size);
+ * await files.close();
+ * ```
  */
 export class FilesClient {
   private replies: ReplyChannel;

@@ -1,4 +1,4 @@
-export { FilesServer, isLoopback } from './server.js';
+export { FilesServer } from './server.js';
 export type { FilesServerOptions } from './server.js';
 export { FilesClient } from './client.js';
 export type {
@@ -13,17 +13,5 @@ export type {
   PutTreeResult,
   TreeFile,
 } from './client-options.js';
-export {
-  DOWNLOAD_PARTIAL_SUFFIX,
-  FILES_PORT,
-  MAX_NAME_BYTES,
-  MAX_NAME_COMPONENT_BYTES,
-  PARTIAL_DIR,
-  checkName,
-  escapeName,
-  foldName,
-  formatBytes,
-  isValidName,
-  tutorialNormalizer,
-} from './messages.js';
+export { FILES_PORT } from './messages.js';
 export type { ListEntry, StatReply } from './messages.js';

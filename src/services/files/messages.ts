@@ -212,6 +212,7 @@ export const statReplySchema = v.looseObject({
   mtimeMs: v.optional(finiteNumber),
   partial: v.optional(sizeField),
 });
+/** The server's answer to `stat` for one name (docs/FILES.md). */
 export type StatReply = v.InferOutput<typeof statReplySchema>;
 export const fileReplySchema = v.looseObject({
   type: v.literal('file'),
@@ -230,6 +231,7 @@ export const entryReplySchema = v.looseObject({
   fileSize: sizeField,
   mtimeMs: finiteNumber,
 });
+/** One stored file in a listing: name, size, modification time. */
 export type ListEntry = { name: string; size: number; mtimeMs: number };
 export const endReplySchema = v.looseObject({ type: v.literal('end'), count: finiteNumber });
 

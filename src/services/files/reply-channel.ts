@@ -64,7 +64,10 @@ export class ReplyChannel {
   /** Connects and authenticates. */
   static async open(address: Address, options: FilesClientOptions): Promise<ReplyChannel> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    const conn = await connect(address, { connectTimeoutMs: timeoutMs, ...options });
+    const conn = await connect(address, {
+      ...options,
+      connectTimeoutMs: options.connectTimeoutMs ?? timeoutMs,
+    });
     const channel = new EnvelopeChannel(conn, { byteOrder: options.byteOrder ?? 'u32be' });
     await clientHandshake(channel, { service: 'files', token: options.token, timeoutMs });
     const replies = new ReplyChannel(channel, timeoutMs);

@@ -12,6 +12,7 @@ import { FilesSession } from './session.js';
 import { FileStore } from './store.js';
 import type { Service } from '../common/service.js';
 
+/** Options of {@link FilesServer}: the root, the token, size and total bounds, overwrite policy. */
 export interface FilesServerOptions {
   /** The storage root (SPEC §2.4); created with mode 0700 on first use. */
   root: string;
@@ -45,6 +46,15 @@ export function isLoopback(address: Address): boolean {
  * under one root, after the hello/auth handshake. Bodies stream to a
  * partial file, hashed as they come, fsynced, verified and renamed into
  * place; a broken upload's partial can be resumed. See docs/FILES.md.
+ * @example
+ * ```ts
+ * import { FilesServer, ensureToken } from 'sockit';
+ *
+ * // Names are confined to the root; uploads are verified, fsynced and renamed into place.
+ * const { token } = await ensureToken();
+ * const server = new FilesServer({ root: '/srv/sockit-files', token });
+ * await server.listen({ kind: 'inet', host: '127.0.0.1', port: 7021 });
+ * ```
  */
 export class FilesServer implements Service {
   readonly name = 'files';

@@ -1,17 +1,5 @@
-export { MessengerPeer, describeSender } from './peer.js';
+export { MessengerPeer } from './peer.js';
 export type { Delivery, IncomingMessage, MessengerPeerOptions, MessengerStats } from './peer.js';
-export {
-  DEFAULT_RETRY,
-  MAX_MESSENGER_DATAGRAM,
-  MAX_MESSENGER_TEXT,
-  MESSENGER_PORT,
-  contactAddress,
-  decodeDatagram,
-  encodeAck,
-  encodeMessage,
-  parseContact,
-  parseContacts,
-  peerKey,
-  retryDelay,
-} from './messages.js';
-export type { MessengerDatagram, RetrySchedule } from './messages.js';
+export { MESSENGER_PORT } from './messages.js';
+export type { MessengerDatagram } from './messages.js';
+export type { RetrySchedule } from './messages.js';

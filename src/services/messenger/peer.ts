@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ServiceError, SockitError } from '../../errors.js';
+import { ServiceError, SockitError, InternalError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { formatAddress, normalizeHost, type Address } from '../../transport/address.js';
 import { RateLimiter, type RateLimitOptions } from '../../transport/rate-limiter.js';
@@ -43,6 +43,7 @@ export interface Delivery {
   rttMs: number;
 }
 
+/** Counters of a {@link MessengerPeer}: sent, retransmitted, acked, duplicates dropped. */
 export interface MessengerStats {
   received: number;
   duplicates: number;
@@ -54,6 +55,7 @@ export interface MessengerStats {
   undelivered: number;
 }
 
+/** Options of {@link MessengerPeer}: where to bind, retries, limits. */
 export interface MessengerPeerOptions {
   /** Our name, sent as `from`. */
   name?: string;
@@ -116,6 +118,18 @@ class SeenIds {
  * messages with ids, retransmits them with backoff until acked (or reports
  * UNDELIVERED), acks what it receives and drops duplicates. A plain UTF-8
  * datagram is a message from its address; answer it with `sendPlain`.
+ * @example
+ * ```ts
+ * import { MessengerPeer } from 'sockit';
+ *
+ * const peer = await MessengerPeer.bind(
+ *   { kind: 'inet', host: '127.0.0.1', port: 7195 },
+ *   { onMessage: (message) => console.log(message.from ?? message.contact, message.text) },
+ * );
+ * const delivery = await peer.send('127.0.0.1:7196', 'hello'); // retransmitted until acked
+ * console.log(delivery);
+ * await peer.close();
+ * ```
  */
 export class MessengerPeer {
   readonly stats: MessengerStats = {
@@ -222,7 +236,7 @@ export class MessengerPeer {
           ? this.resolve(target)
           : { name: peerKey(target), peer: target });
     } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      return Promise.reject(err instanceof Error ? err : new InternalError(String(err)));
     }
     const bytes = Buffer.byteLength(text);
     if (bytes > this.maxText) {

@@ -8,6 +8,7 @@ import { checkRelayOptions, type RelayIo, type RelayOptions } from './messages.j
 import { runRelay, type Outcome, type RelayParts, type RelaySession } from './session.js';
 import { StreamRelay, relayLimits } from './stream.js';
 
+/** Options of {@link relayConnect}: the target, stdio, framing display, TLS. */
 export interface RelayConnectOptions extends RelayOptions {
   /** How long the TCP or Unix connect may take (ms). @default 10 000 */
   connectTimeoutMs?: number;
@@ -21,6 +22,18 @@ export interface RelayConnectOptions extends RelayOptions {
  * `sockit connect`: relays `io.input` to the peer and the peer to
  * `io.output`, over TCP, a Unix socket or UDP. Resolves once connected;
  * rejects with CONNECTION_REFUSED, CONNECT_TIMEOUT, … when it cannot.
+ * @example
+ * ```ts
+ * import { parseAddress, relayConnect } from 'sockit';
+ *
+ * // Like `ncat HOST PORT`: stdin to the peer, the peer to stdout, half-close both ways.
+ * const session = await relayConnect(
+ *   parseAddress('127.0.0.1', { port: 7007 }),
+ *   {},
+ *   { input: process.stdin, output: process.stdout },
+ * );
+ * await session.done;
+ * ```
  */
 export async function relayConnect(
   address: Address,

@@ -31,6 +31,7 @@ export interface ReadReport {
   frames: FrameStep[];
 }
 
+/** Options of {@link ReadInspector}: the framing to follow and the largest frame. */
 export interface ReadInspectorOptions {
   /** Frame byte order, or undefined for raw bytes (reads are only counted). */
   framing?: ByteOrder | undefined;

@@ -15,6 +15,7 @@ import {
 } from './messages.js';
 import { StreamRelay, relayLimits } from './stream.js';
 
+/** Options of {@link relayListen}: the address, keep-open, access rules, limits. */
 export interface RelayListenOptions extends RelayOptions {
   /** Serve TLS (TCP only). */
   tls?: TlsServerConfig;
@@ -28,6 +29,7 @@ export interface RelayListenOptions extends RelayOptions {
   deny?: readonly string[];
 }
 
+/** A running {@link relayListen}: its address, and close(). */
 export interface RelayListener extends RelaySession {
   /** The bound address (the real port when 0 was asked for). */
   readonly address: Address;
@@ -44,6 +46,18 @@ type Started = { address: Address; stop: (error?: SockitError) => void };
  * relays it like `relayConnect`. Without keepOpen, one client is served and
  * then `done` settles; with it, clients are served until close(), the input
  * going to every one of them.
+ * @example
+ * ```ts
+ * import { relayListen } from 'sockit';
+ *
+ * // Like `ncat -l -k`: every peer's bytes to stdout, stdin to every peer.
+ * const listener = await relayListen(
+ *   { kind: 'inet', host: '127.0.0.1', port: 9000 },
+ *   { keepOpen: true, allow: ['127.0.0.1'] },
+ *   { input: process.stdin, output: process.stdout },
+ * );
+ * process.once('SIGINT', () => void listener.close());
+ * ```
  */
 export async function relayListen(
   address: Address,

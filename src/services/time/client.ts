@@ -14,6 +14,7 @@ import {
   toNtpTimestamp,
 } from './sntp.js';
 
+/** Options of {@link queryTime}: mode, transport, timeout, retries. */
 export interface TimeQueryOptions {
   /** @default 'sntp' */
   mode?: TimeMode;
@@ -27,6 +28,7 @@ export interface TimeQueryOptions {
   clock?: Clock;
 }
 
+/** What {@link queryTime} learned: the server's time and, for SNTP, offset and round trip. */
 export interface TimeResult {
   mode: TimeMode;
   /** The server's time, Unix ms (absent for strftime, which is only text). */
@@ -47,7 +49,16 @@ export interface TimeResult {
 /** Whole-second formats: the server truncates, so the true instant is half a second later on average. */
 const HALF_SECOND = 500;
 
-/** Asks a time server for the time in one of the four formats of SPEC §2.2. */
+/**
+ * Asks a time server for the time in one of the four formats of SPEC §2.2.
+ * @example
+ * ```ts
+ * import { parseAddress, queryTime } from 'sockit';
+ *
+ * const result = await queryTime(parseAddress('127.0.0.1', { port: 7123 }), { mode: 'sntp' });
+ * console.log(result.remoteMs, result.offsetMs, result.rttMs);
+ * ```
+ */
 export async function queryTime(
   address: Address,
   options: TimeQueryOptions = {},

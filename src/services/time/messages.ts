@@ -38,6 +38,7 @@ export function eraSecondsToUnix(seconds: number): number {
   return seconds >= 0x8000_0000 ? seconds - SECONDS_1900_TO_1970 : seconds + ERA1_START_UNIX;
 }
 
+/** Reads an RFC 868 reply (4 bytes, seconds since 1900) as unix seconds, era-aware past 2036. */
 export function decodeRfc868(bytes: Uint8Array): number {
   return eraSecondsToUnix(
     Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).readUInt32BE(0),
@@ -51,6 +52,7 @@ export function encodeUnix32(unixMs: number): Buffer {
   return out;
 }
 
+/** Reads a unix32 reply (4 bytes, u32be seconds since 1970) as unix seconds. */
 export function decodeUnix32(bytes: Uint8Array): number {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).readUInt32BE(0);
 }
@@ -61,6 +63,7 @@ function mod32(n: number): number {
 
 /** The time modes `sockit time` speaks. */
 export type TimeMode = 'rfc868' | 'unix32' | 'strftime' | 'sntp';
+/** The time service's wire formats: `sntp`, `rfc868`, `unix32`, `strftime`. */
 export const TIME_MODES: readonly TimeMode[] = ['sntp', 'rfc868', 'unix32', 'strftime'];
 
 export function defaultPortFor(mode: TimeMode): number {

@@ -16,6 +16,7 @@ import { MODE_CLIENT, MODE_SERVER, SNTP_PACKET_BYTES, writeNtpTimestamp } from '
 import { strftime } from './strftime.js';
 import type { Service } from '../common/service.js';
 
+/** Options of the SNTP side of a {@link TimeServer}: stratum, reference id, per-source rate limit. */
 export interface SntpServerOptions {
   /**
    * Our stratum. An undisciplined local clock is the last resort of a time
@@ -30,6 +31,7 @@ export interface SntpServerOptions {
   burst?: number;
 }
 
+/** Options of {@link TimeServer}: clock, connection limits, logger. */
 export interface TimeServerOptions {
   /** The clock served (Unix ms); injectable for tests. @default the system clock */
   clock?: Clock;
@@ -52,6 +54,7 @@ export interface TimeListen {
   sntp?: Address;
 }
 
+/** Counters of the SNTP side of a {@link TimeServer}. */
 export interface SntpStats {
   answered: number;
   kissOfDeath: number;
@@ -98,6 +101,15 @@ function decodeFormat(message: Buffer): string {
  * The time service (SPEC §2.2): RFC 868 on TCP and UDP, unix32, strftime and
  * an SNTP v4 server, each on its own port and each guarded like every sockit
  * UDP port (rate, size, reflection, loops).
+ * @example
+ * ```ts
+ * import { TimeServer } from 'sockit';
+ *
+ * const at = (port: number) => ({ kind: 'inet', host: '127.0.0.1', port }) as const;
+ * const time = new TimeServer();
+ * await time.listen({ rfc868Tcp: at(7037), rfc868Udp: at(7037), sntp: at(7123) });
+ * console.log(time.addresses); // rdate -p -n -o 7123 127.0.0.1 works against it
+ * ```
  */
 export class TimeServer implements Service {
   readonly name = 'time';

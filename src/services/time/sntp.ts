@@ -16,6 +16,7 @@ export const SNTP_PACKET_BYTES = 48;
 export const MODE_CLIENT = 3;
 export const MODE_SERVER = 4;
 
+/** The fields of one SNTP v4 packet (RFC 4330) that sockit reads or writes. */
 export interface SntpPacket {
   leap: number;
   version: number;

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { SockitError, fromSystemError } from '../../errors.js';
+import { SockitError, fromSystemError, UsageError } from '../../errors.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_FRAME } from '../../limits.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { formatAddress, isLoopbackHost, type Address } from '../../transport/address.js';
@@ -149,7 +149,8 @@ export class Gateway {
   /** The page's URL, e.g. `http://127.0.0.1:7080/`. */
   get url(): string {
     const bound = this.bound;
-    if (bound?.kind !== 'inet') throw new Error('gateway is not listening on TCP');
+    if (bound?.kind !== 'inet')
+      throw new UsageError('INVALID_STATE', 'gateway is not listening on TCP');
     const host = bound.host.includes(':') ? `[${bound.host}]` : bound.host;
     return `${this.options.tls ? 'https' : 'http'}://${host}:${bound.port}/`;
   }

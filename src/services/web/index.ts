@@ -11,8 +11,6 @@ export {
   DEFAULT_WEB_NOTICE_GRACE_MS,
   WEB_PORT,
   normalizeOrigin,
-  parseAllowedOrigin,
-  parseBridge,
 } from './messages.js';
 export type { BridgeRoute } from './messages.js';
 export { CONTENT_SECURITY_POLICY } from './static-files.js';

@@ -1,3 +1,4 @@
+import { UsageError } from '../../errors.js';
 import type { Address } from '../../transport/address.js';
 import type { TlsClientConfig, TlsServerConfig } from '../../transport/tls.js';
 import type { Logger } from '../../log.js';
@@ -6,6 +7,7 @@ import type { Gateway } from './gateway.js';
 import type { BridgeRoute } from './messages.js';
 import type { Service } from '../common/service.js';
 
+/** Options of {@link WebGateway}: the chat broker, bridges, Origin rules, limits, TLS. */
 export interface WebGatewayOptions {
   /**
    * The chat broker behind `/ws`: a ChatServer in this process (each
@@ -45,6 +47,7 @@ export interface WebGatewayOptions {
   logger?: Logger;
 }
 
+/** Counters of a {@link WebGateway}: refused origins, busy, unreachable targets, cut-offs. */
 export interface WebGatewayStats {
   /** WebSocket handshakes refused for their Origin. */
   originRefused: number;
@@ -64,6 +67,17 @@ export interface WebGatewayStats {
  * The implementation (gateway.ts, with node:http and ws) is loaded by
  * listen(): a process that never serves the web does not pay for it in heap
  * (test/index-heap.test.ts).
+ * @example
+ * ```ts
+ * import { ChatServer, WebGateway } from 'sockit';
+ *
+ * // The chat page at / and WebSockets at /ws, in the same rooms as TCP users.
+ * const chat = new ChatServer();
+ * await chat.listen({ kind: 'inet', host: '127.0.0.1', port: 7194 });
+ * const web = new WebGateway({ chat });
+ * await web.listen({ kind: 'inet', host: '127.0.0.1', port: 7080 });
+ * console.log(web.url); // http://127.0.0.1:7080/
+ * ```
  */
 export class WebGateway implements Service {
   readonly name = 'web';
@@ -74,7 +88,7 @@ export class WebGateway implements Service {
   constructor(private readonly options: WebGatewayOptions = {}) {}
 
   async listen(address: Address): Promise<Address> {
-    if (this.running) throw new Error('gateway is already listening');
+    if (this.running) throw new UsageError('INVALID_STATE', 'gateway is already listening');
     const { Gateway } = await import('./gateway.js');
     this.running = new Gateway(this.options, this.stats);
     return this.running.listen(address);
@@ -87,7 +101,7 @@ export class WebGateway implements Service {
 
   /** The page's URL, e.g. `http://127.0.0.1:7080/`. */
   get url(): string {
-    if (!this.running) throw new Error('gateway is not listening');
+    if (!this.running) throw new UsageError('INVALID_STATE', 'gateway is not listening');
     return this.running.url;
   }
 

@@ -1,4 +1,11 @@
-import { LimitError, NetworkError, SockitError, type ErrorCode } from '../../errors.js';
+import {
+  LimitError,
+  NetworkError,
+  SockitError,
+  type ErrorCode,
+  InternalError,
+  UsageError,
+} from '../../errors.js';
 import { isErrorCode } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { FRAME_HEADER_BYTES } from '../../protocol/byte-order.js';
@@ -30,7 +37,7 @@ function payloadsOf(bytes: Uint8Array): Buffer[] {
     : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   decoder.push(buf);
   // The broker writes whole envelopes only; a partial one would be our bug.
-  if (decoder.inFrame) throw new Error('chat wrote a partial frame');
+  if (decoder.inFrame) throw new InternalError('chat wrote a partial frame');
   lastWritten = bytes;
   lastPayloads = payloads;
   return payloads;
@@ -87,7 +94,7 @@ export class WsChatConnection implements ChatConnection {
   }
 
   start(handlers: ConnectionHandlers): void {
-    if (this.handlers) throw new Error('connection already started');
+    if (this.handlers) throw new UsageError('INVALID_STATE', 'connection already started');
     this.handlers = handlers;
     const ws = this.ws;
     ws.on('message', (data: Buffer, isBinary: boolean) => {

@@ -2,7 +2,8 @@
 // faults target and a canary port they leave alone), files and chat on HOST,
 // logs JSON lines to stdout, and prints {"event":"ready",...} with the ports.
 // Usage: node --import tsx ns-server.ts '{"host":"10.1.2.2","root":"/tmp/x","token":"…"}'
-import { ChatServer, EchoServer, FilesServer, createLogger } from '../../../src/index.js';
+import { createLogger } from '../../../src/cli/log.js';
+import { ChatServer, EchoServer, FilesServer } from '../../../src/index.js';
 import type { Address } from '../../../src/index.js';
 
 interface Config {

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { SockitError, escapeText } from '../../../src/index.js';
 import {
-  SockitError,
   canonicalRoom,
   checkNick,
-  escapeText,
   parseChatRequest,
   parseTextLine,
-} from '../../../src/index.js';
+} from '../../../src/services/chat/internal.js';
 
 /** Runs `fn`; a throw must be a SockitError (typed, with a code). */
 function typedOnly(fn: () => unknown): void {

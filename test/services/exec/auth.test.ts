@@ -7,10 +7,10 @@ import {
   EnvelopeDecoder,
   ExecClient,
   SockitError,
-  computeMac,
   encodeEnvelopeHeader,
   type EnvelopeHeader,
 } from '../../../src/index.js';
+import { computeMac } from '../../../src/internal.js';
 import { TOKEN, execClient, runRemote, startExec } from '../../helpers/exec.js';
 import { tempDir } from '../../helpers/echo.js';
 import { closed, rawConnect } from '../../helpers/net.js';

@@ -7,13 +7,13 @@ import {
   EnvelopeChannel,
   FilesClient,
   FilesServer,
-  clientHandshake,
   connect,
   type Address,
   type EnvelopeHeader,
   type FilesClientOptions,
   type FilesServerOptions,
 } from '../../../src/index.js';
+import { clientHandshake } from '../../../src/internal.js';
 import { tempDir } from '../../helpers/echo.js';
 import { LOOPBACK } from '../../helpers/net.js';
 

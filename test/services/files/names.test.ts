@@ -4,16 +4,14 @@ import { lstat, readdir, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { FilesClient, SockitError, type EnvelopeHeader } from '../../../src/index.js';
 import {
-  FilesClient,
-  SockitError,
-  type EnvelopeHeader,
   checkName,
   escapeName,
   foldName,
   isValidName,
   tutorialNormalizer,
-} from '../../../src/index.js';
+} from '../../../src/services/files/internal.js';
 import { TOKEN, outcome, rawChannel, rawRequest, startFiles, tree } from './helpers.js';
 
 const PAYLOAD = Buffer.from('owned');

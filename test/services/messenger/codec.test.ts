@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { SockitError } from '../../../src/index.js';
 import {
-  SockitError,
   decodeDatagram,
   encodeAck,
   encodeMessage,
@@ -10,7 +10,7 @@ import {
   parseContacts,
   retryDelay,
   DEFAULT_RETRY,
-} from '../../../src/index.js';
+} from '../../../src/services/messenger/internal.js';
 
 describe('messenger datagram codec', () => {
   it('message and ack round-trip; plain text is plain', () => {

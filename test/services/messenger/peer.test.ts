@@ -5,10 +5,10 @@ import { describe, it, type TestContext } from 'node:test';
 import {
   MessengerPeer,
   ServiceError,
-  encodeMessage,
   type IncomingMessage,
   type MessengerPeerOptions,
 } from '../../../src/index.js';
+import { encodeMessage } from '../../../src/services/messenger/internal.js';
 import { LOOPBACK, portOf } from '../../helpers/net.js';
 import { LossyUdpRelay } from '../../helpers/lossy-udp.js';
 import { run } from '../../helpers/proc.js';

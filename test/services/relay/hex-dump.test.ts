@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { describeEvent, hexDump } from '../../../src/index.js';
+import { describeEvent, hexDump } from '../../../src/services/relay/internal.js';
 
 describe('hex dump', () => {
   it('is laid out like hexdump -C', () => {

@@ -4,11 +4,11 @@ import fc from 'fast-check';
 import {
   ProtocolError,
   ReadInspector,
-  describeRead,
-  frameToBuffer,
   type ByteOrder,
   type ReadReport,
 } from '../../../src/index.js';
+import { describeRead } from '../../../src/services/relay/internal.js';
+import { frameToBuffer } from '../../../src/internal.js';
 import { splitAt } from '../../helpers/chunks.js';
 
 fc.configureGlobal({ seed: Number(process.env.FC_SEED ?? 42), numRuns: 300 });

@@ -2,17 +2,19 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
-  ERA1_START_UNIX,
   ProtocolError,
   decodeRfc868,
   decodeUnix32,
   encodeRfc868,
   encodeUnix32,
+  parseSntpPacket,
+} from '../../../src/index.js';
+import {
+  ERA1_START_UNIX,
   fromNtpTimestamp,
   offsetAndDelay,
-  parseSntpPacket,
   toNtpTimestamp,
-} from '../../../src/index.js';
+} from '../../../src/services/time/internal.js';
 
 fc.configureGlobal({ seed: Number(process.env.FC_SEED ?? 42), numRuns: 300 });
 

@@ -11,11 +11,11 @@ import {
   encodeSntpRequest,
   parseSntpPacket,
   queryTime,
-  toNtpTimestamp,
   type Address,
   type TimeListen,
   type TimeServerOptions,
 } from '../../../src/index.js';
+import { toNtpTimestamp } from '../../../src/services/time/internal.js';
 import { portOf, rawConnect, readAll } from '../../helpers/net.js';
 import { requireTool } from '../../helpers/tools.js';
 

@@ -1,0 +1,5 @@
+// What sockit's CLI, tests and benches use of the echo service beyond its
+// public entry (index.ts): not in package.json "exports", so it may change
+// without a major version.
+
+export { parseReplyMode, upperAsciiInPlace, WELCOME } from './messages.js';
