@@ -67,6 +67,16 @@ export interface RedisChatBusStats {
   recovered: number;
 }
 
+/** `redis://host:port/db` without user or password, for messages and logs. */
+function redisDisplay(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname.length > 1 ? u.pathname : ''}`;
+  } catch {
+    return 'an invalid URL';
+  }
+}
+
 const unavailable = (why: string): ServiceError =>
   new ServiceError('CLUSTER_UNAVAILABLE', `the chat cluster is unreachable (${why}): send again`);
 
@@ -112,8 +122,10 @@ export class RedisChatBus implements ChatBus {
     const { Redis } = await import('ioredis');
     const cmd = new Redis(this.options.url, redisOptions(this.options.password, true));
     const readerRedis = new Redis(this.options.url, redisOptions(this.options.password, false));
+    let lastError: string | undefined;
     for (const r of [cmd, readerRedis]) {
       r.on('error', (err: Error) => {
+        lastError = err.message;
         this.log.debug({ event: 'redis_error', err: err.message });
       });
     }
@@ -128,7 +140,11 @@ export class RedisChatBus implements ChatBus {
     } catch (err) {
       cmd.disconnect();
       readerRedis.disconnect();
-      throw unavailable((err as Error).message);
+      // ioredis rejects with "Connection is closed."; the 'error' event said why.
+      throw new ServiceError(
+        'CLUSTER_UNAVAILABLE',
+        `cannot reach the chat cluster's Redis at ${redisDisplay(this.options.url)}: ${lastError ?? (err as Error).message}`,
+      );
     }
     this.up = true;
     cmd.on('close', () => {
