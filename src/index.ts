@@ -45,7 +45,7 @@ export type {
   RelayOptions,
   RelaySession,
 } from './services/relay/index.js';
-export { ChatClient, ChatServer, LocalChatBus } from './services/chat/index.js';
+export { ChatClient, ChatServer, LocalChatBus, RedisChatBus } from './services/chat/index.js';
 export type {
   BusPresenceEvent,
   BusPrivateMessage,
@@ -68,6 +68,8 @@ export type {
   ChatStats,
   ChatWelcomeEvent,
   LocalChatBusOptions,
+  RedisChatBusOptions,
+  RedisChatBusStats,
 } from './services/chat/index.js';
 export { MessengerPeer } from './services/messenger/index.js';
 export type {

@@ -1,6 +1,20 @@
 /**
- * Every default bound in one place, with its unit. docs/LIMITS.md explains
- * each and what it costs in memory. All of them can be set per server/client.
+ * The default bounds every service shares (frames, headers, connections,
+ * timeouts, UDP), with their units. All of them can be set per server and
+ * client; docs/LIMITS.md explains each and what it costs in memory.
+ *
+ * A bound that belongs to one service lives with it, so a reader finds it
+ * from the path:
+ * - the wire sizes a codec enforces: that service's `messages.ts`
+ *   (exec argv/env, files names, chat text and line, messenger datagram,
+ *   web message and queue, relay peers, time format);
+ * - the rest of a service's bounds: its `limits.ts` (chat pings, history and
+ *   queues; exec commands and kill grace; messenger in-flight and duplicate
+ *   memory; SNTP stratum and rate;
+ *   `services/common/limits.ts` for the authentication handshake);
+ * - socket-level bounds of one transport: next to it (`transport/tls.ts`
+ *   handshake timeout, `transport/http-server.ts` header timeout,
+ *   `transport/connection.ts` per-connection limits built from these).
  */
 
 const KiB = 1024;

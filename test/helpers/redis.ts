@@ -20,15 +20,20 @@ export class RedisServer {
   private constructor(
     private readonly t: TestContext,
     readonly port: number,
+    /** Set: the server asks for it (`requirepass`). */
+    readonly password: string | undefined,
   ) {}
 
   /**
    * Starts one, or returns undefined after skipping the test loudly when
    * redis-server is not installed (under CI=true that fails instead).
    */
-  static async start(t: TestContext): Promise<RedisServer | undefined> {
+  static async start(
+    t: TestContext,
+    options: { password?: string } = {},
+  ): Promise<RedisServer | undefined> {
     if (!requireTool(t, 'redis-server')) return undefined;
-    const server = new RedisServer(t, await freePort('tcp'));
+    const server = new RedisServer(t, await freePort('tcp'), options.password);
     t.after(() => server.stop('SIGKILL'));
     await server.spawn();
     return server;
@@ -75,6 +80,7 @@ export class RedisServer {
         '',
         '--protected-mode',
         'no',
+        ...(this.password !== undefined ? ['--requirepass', this.password] : []),
       ],
       { stdio: 'pipe' },
     );

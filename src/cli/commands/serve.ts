@@ -133,6 +133,14 @@ export function serveCommand(): Command {
       'web: accept WebSocket handshakes without an Origin header (non-browser clients)',
       false,
     )
+    .option(
+      '--cluster <url>',
+      'chat: share rooms, nicks and rosters with other nodes through Redis, redis://[user:password@]HOST:PORT[/DB] or rediss:// for TLS (default: $SOCKIT_CLUSTER, else this process alone)',
+    )
+    .option(
+      '--cluster-password-file <file>',
+      'chat: the Redis password, read from a file (mode 0600) instead of the URL, where ps would show it',
+    )
     .option('--allow-overwrite', 'files: let a put with "overwrite":true replace a file', false)
     .option(
       '--max-file-size <bytes>',

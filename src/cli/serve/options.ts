@@ -45,6 +45,10 @@ export interface ServeOptions {
   bridge?: BridgeRoute[];
   allowOrigin?: string[];
   allowNoOrigin: boolean;
+  cluster?: string;
+  clusterPasswordFile?: string;
+  /** Filled in by serve() from --cluster or SOCKIT_CLUSTER. */
+  clusterBus?: { url: string; password?: string };
 }
 
 /** Another port of the same service: `base` + offset, or 0 when the base is 0 (any free port). */

@@ -4,6 +4,7 @@ import { UsageError, type Service } from '../../core.js';
 import { createLogger } from '../log.js';
 import { EXIT_OK } from '../output.js';
 import { baseAddress, type ServeOptions } from './options.js';
+import { clusterConfig } from './cluster.js';
 import { securityPolicy } from './policy.js';
 import { SERVICES, SERVICE_NAMES, type ServiceEntry } from './services.js';
 
@@ -20,6 +21,16 @@ export async function serve(names: string[], options: ServeOptions): Promise<voi
   const logger = createLogger({ level: options.logLevel });
   const tls = await securityPolicy(chosen, options, logger);
   if (tls !== undefined) options.tlsServer = tls;
+  if (chosen.includes('chat') || chosen.includes('web')) {
+    const cluster = await clusterConfig(options.cluster, options.clusterPasswordFile);
+    if (cluster !== undefined) {
+      options.clusterBus = {
+        url: cluster.url,
+        ...(cluster.password !== undefined ? { password: cluster.password } : {}),
+      };
+      logger.info({ event: 'cluster', redis: cluster.display });
+    }
+  }
   const running: Service[] = [];
   const stopAll = (): Promise<unknown> => Promise.all(running.map((s) => s.close()));
   try {

@@ -17,7 +17,7 @@ import {
   type Service,
 } from '../../core.js';
 import { defaultFilesRoot } from '../../internal.js';
-import type { ChatServer } from '../../services/chat/index.js';
+import type { ChatBus, ChatServer } from '../../services/chat/index.js';
 import { derived, tcpLimits, type ServeOptions } from './options.js';
 import { serverToken } from './policy.js';
 
@@ -35,6 +35,13 @@ type Starter = (
 export interface ServiceEntry {
   defaultPort: number;
   start: Starter;
+}
+
+/** The Redis bus when --cluster is set (ioredis is loaded only then), else undefined: one process. */
+async function clusterBus(options: ServeOptions, logger: Logger): Promise<ChatBus | undefined> {
+  if (options.clusterBus === undefined) return undefined;
+  const { RedisChatBus } = await import('../../services/chat/index.js');
+  return new RedisChatBus({ ...options.clusterBus, logger });
 }
 
 /** Every service `sockit serve` runs, with its default port (classic port + 7000). */
@@ -133,7 +140,13 @@ export const SERVICES: Readonly<Record<string, ServiceEntry>> = {
       // Envelopes and nc users on one port (auto); the messenger is a peer, not a
       // served service: run `sockit msg` (docs/CHAT.md).
       const { ChatServer } = await import('../../services/chat/index.js');
-      const server = new ChatServer({ framing: options.framing, tcp: tcpLimits(options), logger });
+      const bus = await clusterBus(options, logger);
+      const server = new ChatServer({
+        framing: options.framing,
+        tcp: tcpLimits(options),
+        logger,
+        ...(bus !== undefined ? { bus } : {}),
+      });
       await server.listen(base);
       return server;
     },
@@ -152,7 +165,10 @@ export const SERVICES: Readonly<Record<string, ServiceEntry>> = {
       let chat: ChatServer | Address;
       if (options.chat !== undefined) chat = parseAddress(options.chat, { port: CHAT_PORT });
       else if (local !== undefined) chat = local;
-      else chat = own = new ChatServer({ logger });
+      else {
+        const bus = await clusterBus(options, logger);
+        chat = own = new ChatServer({ logger, ...(bus !== undefined ? { bus } : {}) });
+      }
       const gateway = new WebGateway({
         chat,
         bridges: options.bridge ?? [],

@@ -2,6 +2,8 @@ export { ChatServer } from './server.js';
 export type { ChatConnection, ChatRateLimit, ChatServerOptions, ChatStats } from './server.js';
 export { LocalChatBus } from './local-bus.js';
 export type { LocalChatBusOptions } from './local-bus.js';
+export { RedisChatBus } from './redis-bus.js';
+export type { RedisChatBusOptions, RedisChatBusStats } from './redis-bus.js';
 export type {
   BusPresenceEvent,
   BusPrivateMessage,

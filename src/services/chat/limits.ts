@@ -49,3 +49,38 @@ export const DEFAULT_CHAT_HISTORY = 100;
  * many rooms of 100 long messages would be unbounded memory.
  */
 export const DEFAULT_CHAT_HISTORY_BYTES = 8 * 1024 * 1024;
+
+// ---- the Redis bus (redis-bus.ts, docs/CLUSTER.md) -------------------------
+
+/**
+ * A nick lease lives this long without renewal (ms): a node that dies loses
+ * its nicks within it, never earlier. Renewed every third of it.
+ */
+export const DEFAULT_CLUSTER_NICK_TTL_MS = 15_000;
+
+/** Each node says it is alive this often (ms). */
+export const DEFAULT_CLUSTER_HEARTBEAT_MS = 2_000;
+
+/** A node silent for this many heartbeats is dead: its members leave every roster. */
+export const CLUSTER_HEARTBEAT_MISSES = 3;
+
+/** Entries a room's stream keeps (`XADD MAXLEN ~`); history on join reads from it. */
+export const DEFAULT_CLUSTER_STREAM_LENGTH = 1_000;
+
+/** Entries the presence stream and each node's inbox keep (`MAXLEN ~`). */
+export const CLUSTER_EVENT_STREAM_LENGTH = 1_000;
+
+/** Entries one XREAD takes per stream. */
+export const CLUSTER_READ_COUNT = 256;
+
+/** How long one XREAD blocks before it asks again (ms). */
+export const CLUSTER_READ_BLOCK_MS = 5_000;
+
+/** A Redis command not answered within this is CLUSTER_UNAVAILABLE (ms). */
+export const CLUSTER_COMMAND_TIMEOUT_MS = 2_000;
+
+/** Reconnect backoff: 50 ms doubling, at most this (ms). */
+export const CLUSTER_MAX_BACKOFF_MS = 2_000;
+
+/** Longest text a stream entry may carry (bytes); a longer entry is foreign and skipped. */
+export const MAX_CLUSTER_ENTRY_TEXT = 64 * 1024;

@@ -10,6 +10,13 @@ import {
 import type { Logger } from '../../log.js';
 import type { EnvelopeHeader } from '../../protocol/envelope.js';
 import type { ChannelHandlers, EnvelopeChannel } from '../../transport/envelope-channel.js';
+import {
+  DEFAULT_AUTH_FAILURE_LIMIT,
+  DEFAULT_AUTH_FAILURE_WINDOW_MS,
+  DEFAULT_AUTH_MAX_TRACKED,
+  DEFAULT_AUTH_TIMEOUT_MS,
+  PRE_AUTH_MAX_HEADER,
+} from './limits.js';
 
 /**
  * The hello/auth handshake of exec and files (SPEC §2.3): the server greets
@@ -23,11 +30,7 @@ export const PROTOCOL_VERSION = 1;
 /** 256-bit nonces: never repeated, so a recorded answer is useless elsewhere. */
 const NONCE_BYTES = 32;
 
-/** Before authentication a peer may send only a small `auth` header. */
-const PRE_AUTH_MAX_HEADER = 1024;
-
-/** How long a client has to authenticate (ms). */
-export const DEFAULT_AUTH_TIMEOUT_MS = 10_000;
+export { DEFAULT_AUTH_TIMEOUT_MS };
 
 const helloSchema = v.looseObject({
   type: v.literal('hello'),
@@ -72,9 +75,9 @@ export class AuthFailures {
   private readonly byHost = new Map<string, { count: number; since: number }>();
 
   constructor(options: AuthFailureOptions = {}) {
-    this.limit = options.limit ?? 20;
-    this.windowMs = options.windowMs ?? 60_000;
-    this.maxTracked = options.maxTracked ?? 10_000;
+    this.limit = options.limit ?? DEFAULT_AUTH_FAILURE_LIMIT;
+    this.windowMs = options.windowMs ?? DEFAULT_AUTH_FAILURE_WINDOW_MS;
+    this.maxTracked = options.maxTracked ?? DEFAULT_AUTH_MAX_TRACKED;
   }
 
   blocked(host: string, now = Date.now()): boolean {

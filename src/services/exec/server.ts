@@ -2,6 +2,7 @@ import { constants as fsConstants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { ServiceError, UsageError } from '../../errors.js';
+import { DEFAULT_SHUTDOWN_GRACE_MS } from '../../limits.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { encodeEnvelopeHeader, errorHeader } from '../../protocol/envelope.js';
 import { formatAddress, type Address } from '../../transport/address.js';
@@ -10,12 +11,15 @@ import { EnvelopeChannel } from '../../transport/envelope-channel.js';
 import { TcpServer, type TcpServerOptions } from '../../transport/tcp-server.js';
 import { AuthFailures, startAuthenticated, type AuthFailureOptions } from '../common/handshake.js';
 import type { Command } from './command.js';
+import {
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  DEFAULT_KILL_GRACE_MS,
+  DEFAULT_MAX_COMMANDS,
+  EXEC_MAX_PENDING_WRITE,
+} from './limits.js';
 import { isLoaderVariable, type RunRequest } from './messages.js';
 import { ExecSession, type CommandPlan, type ExecContext } from './session.js';
 import type { Service } from '../common/service.js';
-
-const KiB = 1024;
-const MiB = 1024 * KiB;
 
 /** Options of {@link ExecServer}: the token, which commands may run, and their limits. */
 export interface ExecServerOptions {
@@ -41,16 +45,6 @@ export interface ExecServerOptions {
   tcp?: Omit<TcpServerOptions, 'logger' | 'name' | 'busyNotice'>;
   logger?: Logger;
 }
-
-const DEFAULT_MAX_COMMANDS = 16;
-const DEFAULT_COMMAND_TIMEOUT_MS = 10 * 60_000;
-const DEFAULT_KILL_GRACE_MS = 2_000;
-/**
- * Output is paused (the child blocks on its pipe) as soon as a write does not
- * drain, so at most one pipe read (64 KiB) plus headers is ever queued; this
- * bound is only reached by a bug.
- */
-const EXEC_MAX_PENDING_WRITE = 4 * MiB;
 
 function withoutSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const copy = { ...env };
@@ -176,12 +170,14 @@ export class ExecServer implements Service {
     return this.running.size;
   }
 
-  async close(graceMs?: number): Promise<void> {
+  async close(
+    graceMs = this.options.tcp?.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
+  ): Promise<void> {
     const closing = this.tcp.close(graceMs);
     // Connections end as their commands end; past the grace, kill what is left.
     const timer = setTimeout(() => {
       for (const command of this.running) command.kill('SHUTTING_DOWN');
-    }, graceMs ?? 5_000);
+    }, graceMs);
     timer.unref();
     await closing;
     for (const command of this.running) command.kill('SHUTTING_DOWN');

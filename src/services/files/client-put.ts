@@ -5,11 +5,9 @@ import { ServiceError, SockitError } from '../../errors.js';
 import type { PutResult, Progress } from './client-options.js';
 import { BufferPool, hashPrefix, readRange } from './file-read.js';
 import { fsError } from './fs-error.js';
+import { COMMIT_TIMEOUT_MS } from './limits.js';
 import { continueReplySchema, okReplySchema } from './messages.js';
 import { badReply, type ReplyChannel } from './reply-channel.js';
-
-/** How long the server may take to fsync, verify and rename a finished upload (ms). */
-const COMMIT_TIMEOUT_MS = 10 * 60_000;
 
 /**
  * Uploads `path` as `name` from `offset`. The sha256 is computed while the

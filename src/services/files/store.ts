@@ -7,12 +7,10 @@ import { PARTIAL_DIR, checkName, foldName, type ListEntry } from './messages.js'
 import { listTree } from './listing.js';
 import { fsError } from './fs-error.js';
 import { isErrno, lstatOrUndefined } from './disk.js';
+import { DEFAULT_PARTIAL_TTL_MS } from './limits.js';
 import { SafeTree } from './safe-path.js';
 import { StoreLimits, type StoreLimitOptions } from './store-limits.js';
 import { beginUpload, type PutParams, type Upload, type UploadSpace } from './upload.js';
-
-/** Partial uploads untouched for this long are removed when the server starts (ms): 7 days. */
-export const DEFAULT_PARTIAL_TTL_MS = 7 * 24 * 3600_000;
 
 export interface FileStoreOptions extends StoreLimitOptions {
   /** The storage root; created (mode 0700) if missing. */

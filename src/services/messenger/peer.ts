@@ -16,6 +16,13 @@ import {
   retryDelay,
   type RetrySchedule,
 } from './messages.js';
+import { DuplicateFilter } from './dedup.js';
+import {
+  DEFAULT_MESSENGER_MAX_INFLIGHT,
+  DEFAULT_MESSENGER_MAX_PEERS,
+  DEFAULT_MESSENGER_SEEN_PER_PEER,
+  RETRY_JITTER,
+} from './limits.js';
 
 /** A message that arrived (each one once, however often it was sent). */
 export interface IncomingMessage {
@@ -88,31 +95,6 @@ interface Outstanding {
   reject: (error: SockitError) => void;
 }
 
-/** The ids one sender address has used lately: a set with a bounded FIFO. */
-class SeenIds {
-  private readonly ids = new Set<string>();
-  private readonly order: string[] = [];
-  private head = 0;
-
-  constructor(private readonly limit: number) {}
-
-  /** Records `id`; false if it was seen already. */
-  add(id: string): boolean {
-    if (this.ids.has(id)) return false;
-    this.ids.add(id);
-    this.order.push(id);
-    if (this.ids.size > this.limit) {
-      this.ids.delete(this.order[this.head] as string);
-      this.head++;
-      if (this.head > this.limit) {
-        this.order.splice(0, this.head);
-        this.head = 0;
-      }
-    }
-    return true;
-  }
-}
-
 /**
  * A messenger peer (SPEC §2.6): one bound UDP socket that sends JSON
  * messages with ids, retransmits them with backoff until acked (or reports
@@ -147,15 +129,13 @@ export class MessengerPeer {
   private readonly name: string | undefined;
   private readonly retry: RetrySchedule;
   private readonly maxInflight: number;
-  private readonly seenPerPeer: number;
-  private readonly maxPeers: number;
   private readonly maxText: number;
   private readonly limiter: RateLimiter | undefined;
   private readonly log: Logger;
   private readonly byAddress = new Map<string, string>();
   private readonly outstanding = new Map<string, Outstanding>();
   private readonly waiting: Outstanding[] = [];
-  private readonly seen = new Map<string, SeenIds>();
+  private readonly seen: DuplicateFilter;
   private onMessage: ((message: IncomingMessage) => void) | undefined;
   private closed = false;
 
@@ -164,10 +144,16 @@ export class MessengerPeer {
     this.name = options.name;
     this.contacts = options.contacts ?? new Map();
     for (const [name, peer] of this.contacts) this.byAddress.set(peerKey(peer), name);
-    this.retry = { ...DEFAULT_RETRY, ...options.retry };
-    this.maxInflight = options.maxInflight ?? 32;
-    this.seenPerPeer = options.seenPerPeer ?? 4096;
-    this.maxPeers = options.maxPeers ?? 1024;
+    this.retry = {
+      initialMs: options.retry?.initialMs ?? DEFAULT_RETRY.initialMs,
+      maxMs: options.retry?.maxMs ?? DEFAULT_RETRY.maxMs,
+      attempts: options.retry?.attempts ?? DEFAULT_RETRY.attempts,
+    };
+    this.maxInflight = options.maxInflight ?? DEFAULT_MESSENGER_MAX_INFLIGHT;
+    this.seen = new DuplicateFilter(
+      options.seenPerPeer ?? DEFAULT_MESSENGER_SEEN_PER_PEER,
+      options.maxPeers ?? DEFAULT_MESSENGER_MAX_PEERS,
+    );
     this.maxText = options.maxText ?? MAX_MESSENGER_TEXT;
     this.limiter =
       options.rateLimit === false ? undefined : new RateLimiter(options.rateLimit ?? {});
@@ -306,7 +292,7 @@ export class MessengerPeer {
       this.log.debug({ event: 'send_failed', id: item.id, reason: String(err) });
     });
     const base = retryDelay(this.retry, item.attempts);
-    const delay = Math.round(base * (0.9 + Math.random() * 0.2));
+    const delay = Math.round(base * (1 - RETRY_JITTER + Math.random() * 2 * RETRY_JITTER));
     item.timer = setTimeout(() => {
       item.timer = undefined;
       if (item.attempts < this.retry.attempts) {
@@ -383,7 +369,7 @@ export class MessengerPeer {
     // Ack every copy: the ack of the first may be the one that was lost.
     this.stats.acksSent++;
     this.endpoint.send(encodeAck(decoded.id), peer).catch(() => undefined);
-    if (!this.remember(peer, decoded.id)) {
+    if (!this.seen.remember(peer, decoded.id)) {
       this.stats.duplicates++;
       return;
     }
@@ -402,21 +388,6 @@ export class MessengerPeer {
       peer,
       text: decoded.text,
     });
-  }
-
-  /** Records an id from `peer`; false for a duplicate. Memory: maxPeers × seenPerPeer ids. */
-  private remember(peer: UdpPeer, id: string): boolean {
-    const key = peerKey(peer);
-    let ids = this.seen.get(key);
-    if (!ids) {
-      if (this.seen.size >= this.maxPeers) {
-        const oldest = this.seen.keys().next();
-        if (!oldest.done) this.seen.delete(oldest.value);
-      }
-      ids = new SeenIds(this.seenPerPeer);
-      this.seen.set(key, ids);
-    }
-    return ids.add(id);
   }
 }
 

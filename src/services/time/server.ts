@@ -12,6 +12,7 @@ import {
   systemClock,
   type Clock,
 } from './messages.js';
+import { DEFAULT_SNTP_BURST, DEFAULT_SNTP_RATE_PER_SEC, DEFAULT_SNTP_STRATUM } from './limits.js';
 import { MODE_CLIENT, MODE_SERVER, SNTP_PACKET_BYTES, writeNtpTimestamp } from './sntp.js';
 import { strftime } from './strftime.js';
 import type { Service } from '../common/service.js';
@@ -131,10 +132,10 @@ export class TimeServer implements Service {
     this.log = (options.logger ?? silentLogger).child({ service: 'time' });
     this.precision = measurePrecision(this.clock);
     this.sntpOptions = {
-      stratum: options.sntp?.stratum ?? 10,
+      stratum: options.sntp?.stratum ?? DEFAULT_SNTP_STRATUM,
       referenceId: options.sntp?.referenceId ?? 'LOCL',
-      ratePerSec: options.sntp?.ratePerSec ?? 1,
-      burst: options.sntp?.burst ?? 8,
+      ratePerSec: options.sntp?.ratePerSec ?? DEFAULT_SNTP_RATE_PER_SEC,
+      burst: options.sntp?.burst ?? DEFAULT_SNTP_BURST,
     };
     this.referenceId = Buffer.from(
       this.sntpOptions.referenceId.padEnd(4, '\0').slice(0, 4),
