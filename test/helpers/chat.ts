@@ -1,6 +1,14 @@
 import type { Socket } from 'node:net';
 import type { TestContext } from 'node:test';
-import { ChatServer, FrameDecoder, type Address, type ChatServerOptions } from '../../src/index.js';
+import {
+  ChatServer,
+  FrameDecoder,
+  RedisChatBus,
+  type Address,
+  type ChatServerOptions,
+} from '../../src/index.js';
+import { silentLogger } from '../../src/log.js';
+import { RedisServer } from './redis.js';
 import { LOOPBACK, frame, rawConnect } from './net.js';
 
 export interface StartedChat {
@@ -8,11 +16,25 @@ export interface StartedChat {
   tcp: Address;
 }
 
-/** A ChatServer on 127.0.0.1 (any free port), closed in teardown. */
+/**
+ * A ChatServer on 127.0.0.1 (any free port), closed in teardown. Under
+ * SOCKIT_TEST_CHAT_BUS=redis (the second pass of `npm test`) a server given
+ * no bus gets a RedisChatBus on a redis-server of its own: the same tests,
+ * one node of a cluster (issue #14: nothing changes with --cluster).
+ */
 export async function startChat(
   t: TestContext,
   options: ChatServerOptions = {},
 ): Promise<StartedChat> {
+  if (options.bus === undefined && process.env.SOCKIT_TEST_CHAT_BUS === 'redis') {
+    const redis = await RedisServer.start(t);
+    if (redis !== undefined) {
+      options = {
+        ...options,
+        bus: new RedisChatBus({ url: redis.url(), logger: options.logger ?? silentLogger }),
+      };
+    }
+  }
   const server = new ChatServer(options);
   t.after(() => server.close(0));
   const tcp = await server.listen(LOOPBACK);
