@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { isolatedEnv } from '../helpers/env.js';
 import { jsonLines } from '../helpers/net.js';
-import { CLI, LogProcess, runCli, startServe } from '../helpers/proc.js';
+import { CLI, LogProcess, runCli, startCli, startServe } from '../helpers/proc.js';
 import { requireTool } from '../helpers/tools.js';
+import { WsPeer } from '../helpers/web.js';
 
 /** `serve SERVICE --tls --port 0`: its address and the fingerprint it logged. */
 async function serveTls(
@@ -161,5 +162,48 @@ describe('sockit serve --tls and the TLS clients', () => {
     const { host } = await serveTls(t, 'echo', env);
     const result = await runCli(t, ['echo', '--json', '--tls', host, 'x'], { env });
     assert.equal(jsonLines(result.stdout)[0]?.code, 'CERT_UNTRUSTED');
+  });
+
+  it('web in front of a TLS chat broker: --chat with --chat-fingerprint', async (t) => {
+    const env = await isolatedEnv(t);
+    const broker = await serveTls(t, 'chat', env);
+    const web = startCli(
+      t,
+      [
+        'serve',
+        'web',
+        '--port',
+        '0',
+        '--chat',
+        broker.host,
+        '--chat-fingerprint',
+        broker.fingerprint,
+      ],
+      { env },
+    );
+    const ready = await web.waitFor((r) => r.event === 'ready', 'the ready line');
+    const services = ready.services as { addresses: string[] }[];
+    const tcp = String(services[0]?.addresses[0]).replace(/^http /, '');
+    const origin = `http://${tcp}`;
+    const alice = await WsPeer.open(t, `ws://${tcp}/ws`, origin);
+    const roster = await alice.join('lobby', 'alice');
+    assert.deepEqual(roster.nicks, ['alice']);
+    // A TLS client of the broker itself, in the same room as the browser user.
+    const bot = await runCli(
+      t,
+      ['chat', '--fingerprint', broker.fingerprint, broker.host, '--nick', 'bot', '--json'],
+      { env, input: '{"type":"say","text":"from the TLS side"}\n' },
+    );
+    assert.equal(bot.code, 0, bot.stderr);
+    const heard = await alice.event('message', (e) => e.text === 'from the TLS side');
+    assert.equal(heard.from, 'bot');
+
+    const orphan = await runCli(
+      t,
+      ['serve', 'web', '--port', '0', '--chat-fingerprint', broker.fingerprint],
+      { env },
+    );
+    assert.equal(orphan.code, 2);
+    assert.match(orphan.stderr, /--chat-fingerprint and --chat-ca need --chat HOST:PORT/);
   });
 });

@@ -113,6 +113,14 @@ export function serveCommand(): Command {
       'web: the chat broker behind /ws, HOST:PORT (default: the chat service in this process, or one of its own)',
     )
     .option(
+      '--chat-fingerprint <sha256>',
+      'web: reach the --chat broker over TLS, accepting exactly the certificate with this SHA-256 fingerprint (as its serve --tls logs it)',
+    )
+    .option(
+      '--chat-ca <file>',
+      'web: reach the --chat broker over TLS, trusting the CA certificates in this PEM file',
+    )
+    .option(
       '--bridge <path=address>',
       'web: map a WebSocket path to a framed TCP service, e.g. /echo=127.0.0.1:7007 (repeatable; only these are reachable)',
       (value: string, previous: BridgeRoute[] | undefined) => [

@@ -42,6 +42,8 @@ export interface ServeOptions {
   commandTimeout?: number;
   maxOutput?: number;
   chat?: string;
+  chatFingerprint?: string;
+  chatCa?: string;
   bridge?: BridgeRoute[];
   allowOrigin?: string[];
   allowNoOrigin: boolean;

@@ -18,6 +18,7 @@ import {
 } from '../../core.js';
 import { defaultFilesRoot } from '../../internal.js';
 import type { ChatBus, ChatServer } from '../../services/chat/index.js';
+import { tlsClientConfig } from '../tls-options.js';
 import { derived, tcpLimits, type ServeOptions } from './options.js';
 import { serverToken } from './policy.js';
 
@@ -169,8 +170,23 @@ export const SERVICES: Readonly<Record<string, ServiceEntry>> = {
         const bus = await clusterBus(options, logger);
         chat = own = new ChatServer({ logger, ...(bus !== undefined ? { bus } : {}) });
       }
+      if (
+        options.chat === undefined &&
+        (options.chatFingerprint !== undefined || options.chatCa !== undefined)
+      ) {
+        throw new UsageError(
+          'BAD_OPTION',
+          '--chat-fingerprint and --chat-ca need --chat HOST:PORT',
+        );
+      }
+      // TLS to a remote broker (one started with serve --tls), pinned or by CA.
+      const chatTls = await tlsClientConfig({
+        ...(options.chatFingerprint !== undefined ? { fingerprint: options.chatFingerprint } : {}),
+        ...(options.chatCa !== undefined ? { ca: options.chatCa } : {}),
+      });
       const gateway = new WebGateway({
         chat,
+        ...(chatTls !== undefined ? { chatTls } : {}),
         bridges: options.bridge ?? [],
         allowOrigins: options.allowOrigin ?? [],
         allowNoOrigin: options.allowNoOrigin,
