@@ -198,6 +198,43 @@ for (const mode of ['in-process', 'tcp'] as const) {
       mode === 'in-process' ? started.server : started.tcp;
 
     it(
+      'a flooding browser is slowed by the chat rate limit, loses nothing, and holds up no one',
+      T,
+      async (t) => {
+        const rate = { ratePerSec: 10, burst: 2 };
+        const chat = await startChat(t, { rateLimit: rate });
+        const { origin, wsBase } = await startGateway(t, { chat: via(chat) });
+        const flood = await WsPeer.open(t, `${wsBase}/ws`, origin);
+        await flood.join('lobby', 'flood');
+        const calm = await WsPeer.open(t, `${wsBase}/ws`, origin);
+        await calm.join('lobby', 'calm');
+        const listener = await FramedPeer.connect(t, chat.tcp);
+        await listener.join('lobby', 'ear');
+        const n = 12;
+        const start = performance.now();
+        for (let i = 0; i < n; i++) flood.sendJson({ type: 'say', room: 'lobby', text: `f${i}` });
+        calm.sendJson({ type: 'say', room: 'lobby', text: 'calm' });
+        await listener.wait((e) => e.type === 'message' && e.text === `f${n - 1}`, 'the last');
+        const elapsed = performance.now() - start;
+        const texts = listener.events.items
+          .filter((e) => e.type === 'message')
+          .map((e) => String(e.text));
+        assert.deepEqual(
+          texts.filter((x) => x.startsWith('f')),
+          Array.from({ length: n }, (_, i) => `f${i}`),
+          'every message, in order: the limiter waits, it does not drop',
+        );
+        // Past the burst of 2, one request per 100 ms: the 12 says take at least
+        // about a second (a lower bound: what proves the limiter is on).
+        assert.ok(elapsed >= ((n - rate.burst) / rate.ratePerSec) * 1000 * 0.8, `${elapsed} ms`);
+        assert.ok(
+          texts.indexOf('calm') < texts.indexOf(`f${n - 1}`),
+          'another browser is not queued behind the flooder',
+        );
+      },
+    );
+
+    it(
       'a browser, a framed client and an nc user share a room, each message once',
       T,
       async (t) => {
