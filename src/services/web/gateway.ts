@@ -167,6 +167,13 @@ export class Gateway {
     return sum;
   }
 
+  /** Bytes queued for bridge targets, summed over every link. */
+  get pendingToTargets(): number {
+    let sum = 0;
+    for (const link of this.links) if (link instanceof WsLink) sum += link.pendingToTarget;
+    return sum;
+  }
+
   /**
    * Refuses new handshakes, closes every WebSocket with 1001 (after what is
    * queued for it), then the HTTP server.

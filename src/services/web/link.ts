@@ -104,6 +104,11 @@ export class WsLink {
     return this.ws.bufferedAmount;
   }
 
+  /** Bytes waiting for the TCP target (a bridge's other direction). */
+  get pendingToTarget(): number {
+    return this.conn.pendingWrite;
+  }
+
   /** The heartbeat: a link silent since the last ping is dead. */
   heartbeat(): void {
     if (this.ended) return;

@@ -115,6 +115,11 @@ export class WebGateway implements Service {
     return this.running?.pendingWrite ?? 0;
   }
 
+  /** Bytes queued for bridge targets (TCP), summed over every bridged WebSocket. */
+  get pendingToTargets(): number {
+    return this.running?.pendingToTargets ?? 0;
+  }
+
   /**
    * Refuses new handshakes, closes every WebSocket with 1001 (after what is
    * queued for it), then the HTTP server.

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { describe, it } from 'node:test';
-import type { Address, ChatServer } from '../../../src/index.js';
+import { createServer, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { describe, it, type TestContext } from 'node:test';
+import { FrameDecoder, type Address, type ChatServer } from '../../../src/index.js';
 import { FramedPeer, TextPeer, startChat } from '../../helpers/chat.js';
 import { selfSigned } from '../../helpers/certs.js';
 import { captureLogger, startEcho } from '../../helpers/echo.js';
@@ -485,6 +487,51 @@ describe('web gateway: bridges keep message boundaries', () => {
     },
   );
 
+  it(
+    'a target that stops reading pauses the browser: the gateway holds at most one read for it',
+    T,
+    async (t) => {
+      const sink = await startSink(t);
+      const { gateway, origin, wsBase } = await startGateway(t, {
+        bridges: [{ path: '/sink', target: { kind: 'inet', host: '127.0.0.1', port: sink.port } }],
+      });
+      const ws = await WsPeer.open(t, `${wsBase}/sink`, origin);
+      const socket = await sink.accepted;
+      // 32 MiB in numbered 64 KiB messages: more than every kernel buffer on the way can hold.
+      const total = 512;
+      let peak = 0;
+      const sample = (): void => {
+        peak = Math.max(peak, gateway.pendingToTargets);
+      };
+      for (let i = 0; i < total; i++) {
+        const chunk = Buffer.alloc(64 * 1024, i & 0xff);
+        chunk.writeUInt32BE(i, 0);
+        ws.ws.send(chunk, sample);
+      }
+      // Until the pipe is full: the browser's queue stops shrinking for a while of event-loop turns.
+      let last = -1;
+      for (let still = 0; still < 500;) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        sample();
+        const now = ws.ws.bufferedAmount;
+        still = now === last ? still + 1 : 0;
+        last = now;
+      }
+      assert.equal(sink.frames.length, 0, 'the target has read nothing yet');
+      assert.ok(ws.ws.bufferedAmount > 0, 'the browser is held back, not buffered for');
+      // The socket's high-water mark plus the messages of one read from the browser.
+      assert.ok(peak <= 256 * 1024, `gateway held ${peak} bytes for the target`);
+      socket.resume();
+      await sink.count(total);
+      assert.deepEqual(
+        sink.frames.map((f) => f.readUInt32BE(0)),
+        Array.from({ length: total }, (_, i) => i),
+        'every message once, in order',
+      );
+      assert.ok(sink.frames.every((f) => f.length === 64 * 1024));
+    },
+  );
+
   it('a frame over the bridge bound closes the WebSocket with 1009', T, async (t) => {
     const { tcp } = await startEcho(t);
     const { origin, wsBase } = await startGateway(t, {
@@ -509,3 +556,43 @@ describe('web gateway: bridges keep message boundaries', () => {
     assert.equal(ws.messages[0]?.data.toString(), 'Welcome!');
   });
 });
+
+/** A framed TCP target whose one connection starts paused (reads nothing) and collects frames. */
+async function startSink(t: TestContext): Promise<{
+  port: number;
+  accepted: Promise<Socket>;
+  frames: Buffer[];
+  count: (n: number) => Promise<void>;
+}> {
+  const frames: Buffer[] = [];
+  let arrived = (): void => undefined;
+  const sockets: Socket[] = [];
+  let accept!: (socket: Socket) => void;
+  const accepted = new Promise<Socket>((resolve) => (accept = resolve));
+  const server = createServer((socket) => {
+    socket.pause();
+    sockets.push(socket);
+    const decoder = new FrameDecoder((payload) => {
+      frames.push(Buffer.from(payload));
+      arrived();
+    });
+    socket.on('data', (b: Buffer) => decoder.push(b));
+    socket.on('error', () => undefined);
+    accept(socket);
+  });
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  const count = (n: number): Promise<void> =>
+    new Promise((resolve) => {
+      arrived = () => {
+        if (frames.length >= n) resolve();
+      };
+      arrived();
+    });
+  return { port, accepted, frames, count };
+}
