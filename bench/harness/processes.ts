@@ -162,7 +162,7 @@ export type ServeProcess = ChildProcessByStdio<null, Readable, null>;
 
 /**
  * `sockit serve ARGS --port 0` through the built CLI, as users run it; resolves
- * once its `ready` log line names the TCP port. The log keeps draining so the
+ * once its `ready` log line names the TCP (or the web gateway's HTTP) port. The log keeps draining so the
  * server never blocks on a full pipe.
  */
 export async function startServe(
@@ -187,7 +187,9 @@ export async function startServe(
     }
     if (record.event === 'ready') {
       const address =
-        record.services?.flatMap((s) => s.addresses).find((a) => a.startsWith('tcp ')) ?? '';
+        record.services
+          ?.flatMap((s) => s.addresses)
+          .find((a) => a.startsWith('tcp ') || /^https? /.test(a)) ?? '';
       child.stdout.resume();
       return { child, port: Number(address.slice(address.lastIndexOf(':') + 1)) };
     }
