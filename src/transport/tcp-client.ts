@@ -18,6 +18,13 @@ export interface ConnectOptions extends Partial<ConnectionLimits> {
   readSize?: number;
   /** Speak TLS (docs/SECURITY.md): the trust decision is `tls.verify`'s. */
   tls?: TlsClientConfig;
+  /**
+   * Bytes queued for the peer before `write` returns false (and reading
+   * pauses). A relay whose messages are larger than Node's 16 KiB default
+   * raises it so that one message does not stall both directions. Plain TCP
+   * and unix sockets; TLS keeps Node's default. @default 16 KiB
+   */
+  writeHighWater?: number;
 }
 
 /**
@@ -65,10 +72,17 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
   const what = `connect to ${formatAddress(address)}`;
   return new Promise((resolve, reject) => {
     const reads = readOptions(options.readSize, () => socket);
+    const common = {
+      allowHalfOpen: true,
+      ...reads,
+      ...(options.writeHighWater !== undefined
+        ? { writableHighWaterMark: options.writeHighWater }
+        : {}),
+    };
     const socket: Socket =
       address.kind === 'unix'
-        ? netConnect({ path: address.path, allowHalfOpen: true, ...reads })
-        : netConnect({ host: address.host, port: address.port, allowHalfOpen: true, ...reads });
+        ? netConnect({ path: address.path, ...common })
+        : netConnect({ host: address.host, port: address.port, ...common });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new NetworkError('CONNECT_TIMEOUT', `${what}: timed out after ${timeoutMs} ms`));

@@ -13,6 +13,7 @@ import type { ChatServer } from '../chat/index.js';
 import { WsLink, type LinkKind } from './link.js';
 import { WsChatConnection } from './ws-chat-connection.js';
 import {
+  BRIDGE_TARGET_HIGH_WATER,
   CHAT_WS_PATH,
   DEFAULT_BRIDGE_HIGH_WATER,
   DEFAULT_WEB_HEARTBEAT_MS,
@@ -272,6 +273,7 @@ export class Gateway {
     try {
       conn = await connect(target, {
         connectTimeoutMs: this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        ...(route.kind === 'bridge' ? { writeHighWater: BRIDGE_TARGET_HIGH_WATER } : {}),
         ...(route.tls !== undefined ? { tls: route.tls } : {}),
       });
     } catch (err) {
