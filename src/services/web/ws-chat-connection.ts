@@ -10,8 +10,9 @@ import { isErrorCode } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { FRAME_HEADER_BYTES } from '../../protocol/byte-order.js';
 import { FrameDecoder } from '../../protocol/frame-decoder.js';
+import { encodeServerFrames } from '../../protocol/websocket-frame.js';
 import type { CloseInfo, ConnectionHandlers } from '../../transport/connection.js';
-import type { WebSocket } from '../../transport/websocket.js';
+import { socketOf, type WebSocket } from '../../transport/websocket.js';
 import type { ChatConnection } from '../chat/index.js';
 import { CLOSE_CODES, closeReason } from './messages.js';
 
@@ -20,11 +21,25 @@ let nextId = 1;
 
 /**
  * The broker writes the events of one turn as one buffer of frames, often
- * the very same buffer to every member of a room: split it once, not once
- * per member.
+ * the very same buffer to every member of a room: split it once, and frame
+ * it as WebSocket messages once, not once per member.
  */
 let lastWritten: Uint8Array | undefined;
 let lastPayloads: Buffer[] = [];
+let lastFramed: Uint8Array | undefined;
+let lastWsFrames: Buffer | undefined;
+
+/** `bytes` (u32be envelope frames) as WebSocket text frames, one message per envelope. */
+function wsFramesOf(bytes: Uint8Array): Buffer {
+  if (bytes === lastFramed && lastWsFrames !== undefined) return lastWsFrames;
+  const frames = encodeServerFrames(payloadsOf(bytes));
+  lastFramed = bytes;
+  lastWsFrames = frames;
+  return frames;
+}
+
+/** `ws`'s readyState of an open WebSocket. */
+const OPEN = 1;
 
 function payloadsOf(bytes: Uint8Array): Buffer[] {
   if (bytes === lastWritten) return lastPayloads;
@@ -113,7 +128,17 @@ export class WsChatConnection implements ChatConnection {
 
   write(data: Uint8Array): boolean {
     if (this.closed || this.ending) return false;
-    for (const payload of payloadsOf(data)) this.ws.send(payload, { binary: false });
+    const socket = socketOf(this.ws);
+    if (socket !== undefined && this.ws.readyState === OPEN) {
+      // The same bytes ws would write, framed once for the whole room, in one
+      // write. Safe beside ws's own sends (pings, close): without
+      // permessage-deflate (the acceptor turns it off) ws writes every frame to
+      // the socket at once, so the socket's order is the order of the calls;
+      // and bufferedAmount still counts it (it is the socket's queue).
+      socket.write(wsFramesOf(data));
+    } else {
+      for (const payload of payloadsOf(data)) this.ws.send(payload, { binary: false });
+    }
     this.bytesWritten += data.length;
     return true;
   }
