@@ -4,6 +4,10 @@
  * flow control: a client over its rate is slowed (its reading paused until
  * it has a token again), and a client whose request waits for a remote bus
  * has its next ones wait too, so each client's requests take effect in order.
+ * Room messages are the exception: a remote bus keeps one sender's messages
+ * in order by itself (one connection, one stream), so up to
+ * MAX_PENDING_SAYS of them are on their way at once instead of one round
+ * trip each; a refused one is still reported to its sender.
  */
 import { ServiceError, SockitError, fromSystemError } from '../../errors.js';
 import type { ChatBroker, Step } from './broker.js';
@@ -14,8 +18,22 @@ import {
   type ChatRequest,
   type TextCommand,
 } from './messages.js';
+import { MAX_PENDING_SAYS } from './limits.js';
 import { Outgoing } from './outbound.js';
 import { needsToken, refOf, type ChatRateLimit, type Session, type Work } from './session.js';
+
+/** Steps of room messages, which may be pipelined (see the file comment). */
+const pipelinable = new WeakSet<Promise<void>>();
+
+function pipelined(step: Step): Step {
+  if (step !== undefined) pipelinable.add(step);
+  return step;
+}
+
+/** Reads the client again unless something else still holds its input. */
+function resumeIfReady(session: Session): void {
+  if (session.ready) session.conn.resume();
+}
 
 export class Dispatcher {
   constructor(
@@ -40,6 +58,10 @@ export class Dispatcher {
         continue;
       }
       if (step !== undefined) {
+        if (pipelinable.has(step)) {
+          if (this.pipeline(session, step, work)) continue;
+          return;
+        }
         this.wait(session, step, work);
         return;
       }
@@ -53,13 +75,40 @@ export class Dispatcher {
     const settled = (): void => {
       session.waiting = false;
       if (session.gone) return;
-      if (!session.paused) session.conn.resume();
+      resumeIfReady(session);
       this.drain(session);
     };
     step.then(settled, (err: unknown) => {
       this.failed(session, err, work);
       settled();
     });
+  }
+
+  /**
+   * Lets a room message go on its way while the next input is acted on.
+   * Returns false when the client has MAX_PENDING_SAYS out already: then its
+   * input waits for one of them to be accepted.
+   */
+  private pipeline(session: Session, step: Promise<void>, work: Work): boolean {
+    session.pendingSays++;
+    const full = session.pendingSays >= MAX_PENDING_SAYS;
+    if (full) {
+      session.saysFull = true;
+      session.conn.pause();
+    }
+    const settled = (): void => {
+      session.pendingSays--;
+      if (!session.saysFull) return;
+      session.saysFull = false;
+      if (session.gone) return;
+      resumeIfReady(session);
+      this.drain(session);
+    };
+    step.then(settled, (err: unknown) => {
+      this.failed(session, err, work);
+      settled();
+    });
+    return !full;
   }
 
   /**
@@ -98,7 +147,7 @@ export class Dispatcher {
       session.resumeTimer = undefined;
       session.paused = false;
       if (session.gone) return;
-      session.conn.resume();
+      resumeIfReady(session);
       this.drain(session);
     }, waitMs);
   }
@@ -129,7 +178,7 @@ export class Dispatcher {
         if (room === undefined) {
           throw new ServiceError('NOT_IN_ROOM', 'you are in no room: /join ROOM first');
         }
-        return broker.say(session, room, command.text, unterminated);
+        return pipelined(broker.say(session, room, command.text, unterminated));
       }
       case 'nick':
         return broker.rename(session, command.nick, undefined);
@@ -161,7 +210,7 @@ export class Dispatcher {
       case 'say': {
         const room = request.room !== undefined ? canonicalRoom(request.room) : session.current;
         if (room === undefined) throw new ServiceError('NOT_IN_ROOM', 'join a room first');
-        return broker.say(session, room, request.text);
+        return pipelined(broker.say(session, room, request.text));
       }
       case 'msg':
         return broker.privateMessage(session, request.to, request.text);

@@ -21,3 +21,4 @@ export {
   TEXT_HELP,
 } from './messages.js';
 export type { TextCommand } from './messages.js';
+export { MAX_PENDING_SAYS } from './limits.js';

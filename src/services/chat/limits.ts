@@ -70,6 +70,14 @@ export const DEFAULT_CLUSTER_STREAM_LENGTH = 1_000;
 /** Entries the presence stream and each node's inbox keep (`MAXLEN ~`). */
 export const CLUSTER_EVENT_STREAM_LENGTH = 1_000;
 
+/**
+ * Room messages one client may have on their way to a remote bus at once.
+ * Its says are pipelined (one connection to Redis keeps their order), so a
+ * sender is not held to one round trip per message; past this its input
+ * waits until one is accepted, so a flood cannot queue without bound.
+ */
+export const MAX_PENDING_SAYS = 64;
+
 /** Entries one XREAD takes per stream. */
 export const CLUSTER_READ_COUNT = 256;
 

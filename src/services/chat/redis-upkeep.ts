@@ -17,7 +17,9 @@ import { REAP_NODE, RENEW_LEASES } from './redis-scripts.js';
 /**
  * Client options: fail at once rather than queue while disconnected (a send
  * is refused with CLUSTER_UNAVAILABLE, never held), reconnect with backoff.
- * The command connection times commands out; the reader's XREAD blocks.
+ * The command connection times commands out and pipelines what is sent in
+ * one event-loop turn as one write (a sender's burst of says is one system
+ * call, not one each; order is kept); the reader's XREAD blocks.
  */
 // Inferred, not annotated RedisOptions: under exactOptionalPropertyTypes
 // ioredis's own RedisOptions is not assignable to its constructor's parameter.
@@ -28,7 +30,7 @@ export function redisOptions(password: string | undefined, timeout: boolean) {
     maxRetriesPerRequest: 0,
     connectTimeout: CLUSTER_COMMAND_TIMEOUT_MS,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), CLUSTER_MAX_BACKOFF_MS),
-    ...(timeout ? { commandTimeout: CLUSTER_COMMAND_TIMEOUT_MS } : {}),
+    ...(timeout ? { commandTimeout: CLUSTER_COMMAND_TIMEOUT_MS, enableAutoPipelining: true } : {}),
     ...(password !== undefined ? { password } : {}),
   } satisfies RedisOptions;
 }

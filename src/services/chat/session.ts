@@ -55,6 +55,10 @@ export class Session {
   paused = false;
   /** Waiting for the bus to answer one of its requests: the next waits too. */
   waiting = false;
+  /** Its room messages the bus has not accepted yet (pipelined, at most MAX_PENDING_SAYS). */
+  pendingSays = 0;
+  /** It has MAX_PENDING_SAYS out: input waits until one is accepted. */
+  saysFull = false;
   resumeTimer: NodeJS.Timeout | undefined;
   graceTimer: NodeJS.Timeout | undefined;
   tokens: number;
@@ -79,7 +83,7 @@ export class Session {
 
   /** Whether its input may be acted on now. */
   get ready(): boolean {
-    return !this.paused && !this.waiting && !this.gone;
+    return !this.paused && !this.waiting && !this.saysFull && !this.gone;
   }
 }
 

@@ -14,6 +14,7 @@ import {
   type ConnectionHandlers,
   type SockitError,
 } from '../../../src/index.js';
+import { MAX_PENDING_SAYS } from '../../../src/services/chat/internal.js';
 import { FramedPeer, TextPeer, startChat, type Event } from '../../helpers/chat.js';
 import { frame } from '../../helpers/net.js';
 
@@ -73,6 +74,34 @@ class AsyncBus implements ChatBus {
   }
   history(room: string, limit: number): Promise<BusRoomMessage[]> {
     return this.remote(() => this.inner.history(room, limit));
+  }
+}
+
+/** An asynchronous bus that can hold publishes until the test releases them (in order). */
+class HoldingBus extends AsyncBus {
+  holding = false;
+  readonly held: (() => void)[] = [];
+  private waiter: { n: number; resolve: () => void } | undefined;
+
+  override publish(message: Omit<BusRoomMessage, 'id'>): Promise<number> {
+    if (!this.holding) return super.publish(message);
+    return new Promise((resolve, reject) => {
+      this.held.push(() => {
+        super.publish(message).then(resolve, reject);
+      });
+      if (this.waiter && this.held.length >= this.waiter.n) this.waiter.resolve();
+    });
+  }
+
+  heldReaches(n: number): Promise<void> {
+    if (this.held.length >= n) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waiter = { n, resolve };
+    });
+  }
+
+  releaseAll(): void {
+    for (const release of this.held.splice(0)) release();
   }
 }
 
@@ -141,6 +170,40 @@ describe('chat over an asynchronous bus', () => {
       ann.send({ type: 'say', room: 'dev', text: 'again' });
       await bob.wait((e) => e.type === 'message' && e.text === 'again');
       assert.ok(!bob.events.items.some((e) => e.text === 'lost?'));
+    },
+  );
+
+  it(
+    'a sender’s messages are pipelined to a remote bus, at most MAX_PENDING_SAYS at once, in order',
+    T,
+    async (t) => {
+      const bus = new HoldingBus();
+      const { tcp } = await startChat(t, { bus, rateLimit: { ratePerSec: 1e6, burst: 1e6 } });
+      const ann = await FramedPeer.connect(t, tcp);
+      const bob = await FramedPeer.connect(t, tcp);
+      await ann.join('dev', 'ann');
+      await bob.join('dev', 'bob');
+      bus.holding = true;
+      const total = MAX_PENDING_SAYS + 36;
+      ann.socket.write(
+        Buffer.concat(
+          Array.from({ length: total }, (_, i) =>
+            frame(JSON.stringify({ type: 'say', room: 'dev', text: `m${i}` })),
+          ),
+        ),
+      );
+      // Without pipelining one would be out, waiting for its round trip.
+      await bus.heldReaches(MAX_PENDING_SAYS);
+      for (let i = 0; i < 20; i++) await later();
+      assert.equal(bus.held.length, MAX_PENDING_SAYS, 'the rest of the input waits');
+      bus.holding = false;
+      bus.releaseAll();
+      await bob.wait((e) => e.type === 'message' && e.text === `m${total - 1}`);
+      assert.deepEqual(
+        bob.events.items.filter((e) => e.type === 'message').map((e) => e.text),
+        Array.from({ length: total }, (_, i) => `m${i}`),
+        'every message once, in send order',
+      );
     },
   );
 
