@@ -15,7 +15,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import {
@@ -25,13 +24,12 @@ import {
   type FanoutClient,
   type FanoutResult,
 } from './chat/fanout.js';
-import { FrameReader, envelope } from './harness/frames.js';
+import { openTcpChatClient } from './chat/tcp-client.js';
 import { BENCH_DIR, RESULTS_DIR, ROOT, compileChildren } from './harness/processes.js';
 
 const JS_DIR = `${RESULTS_DIR}/js`;
 const CHILD_SOURCES = ['chat/server.ts', 'baseline/broadcast-server.ts'];
 
-const HOST = '127.0.0.1';
 const CLIENTS = 100;
 /** Messages in flight: sent and not yet delivered to every receiver. */
 const WINDOW = 32;
@@ -66,42 +64,6 @@ async function startServer(kind: Kind): Promise<{ child: ChildProcess; port: num
   return { child, port: (JSON.parse(first) as { port: number }).port };
 }
 
-/** A framed envelope client on node:net. */
-function openClient(port: number): Promise<FanoutClient> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: HOST, port }, () => {
-      socket.off('error', reject);
-      socket.setNoDelay(true);
-      let failed: ((err: Error) => void) | undefined;
-      let closing = false;
-      socket.on('error', (err) => failed?.(err));
-      socket.on('close', () => {
-        if (!closing) failed?.(new Error('the server closed a client'));
-      });
-      resolve({
-        send(requests) {
-          const frames = requests.map(envelope);
-          socket.write(frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames));
-        },
-        onPayload(handler) {
-          const reader = new FrameReader(handler);
-          socket.on('data', (chunk: Buffer) => {
-            reader.push(chunk);
-          });
-        },
-        onFailure(handler) {
-          failed = handler;
-        },
-        close() {
-          closing = true;
-          socket.destroy();
-        },
-      });
-    });
-    socket.once('error', reject);
-  });
-}
-
 async function run(kind: Kind): Promise<FanoutResult> {
   const { child, port } = await startServer(kind);
   try {
@@ -115,8 +77,8 @@ async function run(kind: Kind): Promise<FanoutResult> {
         measureMs: MEASURE_MS,
         stallMs: 5_000,
       },
-      () => openClient(port),
-      child.pid,
+      () => openTcpChatClient(port),
+      [child.pid],
     );
   } finally {
     child.kill('SIGTERM');

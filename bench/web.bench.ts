@@ -141,7 +141,7 @@ async function fanoutOnce(kind: Kind): Promise<FanoutResult> {
         stallMs: 5_000,
       },
       () => openWsClient(`ws://127.0.0.1:${port}/${kind === 'sockit' ? 'ws' : ''}`),
-      child.pid,
+      [child.pid],
     );
   } finally {
     await stopChild(child);

@@ -19,6 +19,8 @@ export interface FanoutClient {
   /** The connection failed or the server closed it. */
   onFailure(handler: (err: Error) => void): void;
   close(): void;
+  /** Which server (node) it is connected to; latencies are also kept per same/other node. @default 0 */
+  readonly node?: number;
 }
 
 export interface FanoutSpec {
@@ -30,6 +32,13 @@ export interface FanoutSpec {
   measureMs: number;
   /** A run in which no message completes for this long fails (ms). */
   stallMs: number;
+  /**
+   * Paced instead of as fast as the window allows: this many messages per
+   * second in total (still at most `window` in flight). @default unpaced
+   */
+  ratePerSec?: number;
+  /** A counter read when measuring starts and ends (Redis commands processed, say). */
+  counter?: () => Promise<number>;
 }
 
 export interface FanoutResult {
@@ -39,6 +48,11 @@ export interface FanoutResult {
   serverCpuUsPerDelivery: number;
   serverCpuPct: number;
   loadgenCpuPct: number;
+  /** Deliveries to clients on another node than the sender's (undefined if none). */
+  crossP50Us?: number;
+  crossP99Us?: number;
+  /** How much `counter` rose per message sent while measuring. */
+  counterPerMessage?: number;
 }
 
 const SEQ_MARK = Buffer.from('seq:');
@@ -60,13 +74,18 @@ function seqOf(payload: Buffer): number {
 /**
  * One measured run against a server already listening: opens the clients
  * with `open`, joins them (receivers first), keeps the window full for
- * warm-up plus measurement, reads the server's CPU time from /proc (`pid`).
+ * warm-up plus measurement, reads the servers' CPU time from /proc (`pids`).
  */
 export async function fanoutRun(
   spec: FanoutSpec,
   open: () => Promise<FanoutClient>,
-  pid: number | undefined,
+  pids: readonly (number | undefined)[],
 ): Promise<FanoutResult> {
+  const serverCpuMs = async (): Promise<number> => {
+    let sum = 0;
+    for (const pid of pids) sum += await processCpuMs(pid);
+    return sum;
+  };
   const receiversCount = spec.clients - 1;
   const clients: FanoutClient[] = [];
   try {
@@ -81,6 +100,8 @@ export async function fanoutRun(
     let windowStart = Number.POSITIVE_INFINITY;
     let latencies = new Float64Array(1 << 20);
     let samples = 0;
+    let cross = new Float64Array(1 << 20);
+    let crossSamples = 0;
     let running = true;
     let lastProgress = performance.now();
     let failure: Error | undefined;
@@ -95,11 +116,15 @@ export async function fanoutRun(
       });
     }
 
+    const senderNode = sender.node ?? 0;
     const padding = 'x'.repeat(spec.textBytes);
+    // Paced: how many messages may have been sent by now (a token bucket of one window).
+    let credit = spec.ratePerSec === undefined ? Number.POSITIVE_INFINITY : 0;
     const pump = (): void => {
       if (!running || inFlight >= spec.window) return;
       const batch: object[] = [];
-      while (inFlight < spec.window) {
+      while (inFlight < spec.window && credit >= 1) {
+        credit--;
         const seq = nextSeq++;
         const text = `seq:${seq} ${padding}`.slice(0, spec.textBytes);
         sentAt[seq % RING] = performance.now();
@@ -107,10 +132,13 @@ export async function fanoutRun(
         batch.push({ type: 'say', room: spec.room, text });
         inFlight++;
       }
-      sender.send(batch);
+      if (batch.length > 0) sender.send(batch);
     };
+    const TICK_MS = 5;
+    let pacer: NodeJS.Timeout | undefined;
 
     for (const client of receivers) {
+      const isCross = (client.node ?? 0) !== senderNode;
       client.onPayload((payload) => {
         const seq = seqOf(payload);
         if (seq < 0) return;
@@ -124,6 +152,14 @@ export async function fanoutRun(
             latencies = grown;
           }
           latencies[samples++] = now - (sentAt[slot] as number);
+          if (isCross) {
+            if (crossSamples === cross.length) {
+              const grown = new Float64Array(cross.length * 2);
+              grown.set(cross);
+              cross = grown;
+            }
+            cross[crossSamples++] = now - (sentAt[slot] as number);
+          }
         }
         const count = (got[slot] as number) + 1;
         got[slot] = count;
@@ -147,9 +183,19 @@ export async function fanoutRun(
     }, 500);
     try {
       lastProgress = performance.now();
+      // Paced: credit accrues from now on, once everyone has joined.
+      if (spec.ratePerSec !== undefined) {
+        const perTick = (spec.ratePerSec * TICK_MS) / 1000;
+        pacer = setInterval(() => {
+          credit = Math.min(spec.window, credit + perTick);
+          pump();
+        }, TICK_MS);
+      }
       pump();
       await sleep(spec.warmupMs);
-      const cpuBefore = await processCpuMs(pid);
+      const counterBefore = await spec.counter?.();
+      const sentBefore = nextSeq;
+      const cpuBefore = await serverCpuMs();
       const selfBefore = process.cpuUsage();
       const deliveredBefore = delivered;
       windowStart = performance.now();
@@ -159,13 +205,21 @@ export async function fanoutRun(
       const elapsed = performance.now() - windowStart;
       const count = delivered - deliveredBefore;
       const self = process.cpuUsage(selfBefore);
-      const serverMs = (await processCpuMs(pid)) - cpuBefore;
+      const serverMs = (await serverCpuMs()) - cpuBefore;
+      const sent = nextSeq - sentBefore;
+      const counterAfter = await spec.counter?.();
       if (failure) throw failure;
       const sorted = latencies.subarray(0, samples).sort();
-      const pick = (p: number): number =>
-        (sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? Number.NaN) *
-        1000;
+      const crossSorted = cross.subarray(0, crossSamples).sort();
+      const pick = (p: number, from = sorted): number =>
+        (from[Math.min(from.length - 1, Math.ceil(p * from.length) - 1)] ?? Number.NaN) * 1000;
       return {
+        ...(counterBefore !== undefined && counterAfter !== undefined
+          ? { counterPerMessage: (counterAfter - counterBefore) / Math.max(1, sent) }
+          : {}),
+        ...(crossSamples > 0
+          ? { crossP50Us: pick(0.5, crossSorted), crossP99Us: pick(0.99, crossSorted) }
+          : {}),
         deliveredPerSec: (count * 1000) / elapsed,
         p50Us: pick(0.5),
         p99Us: pick(0.99),
@@ -176,6 +230,7 @@ export async function fanoutRun(
     } finally {
       running = false;
       clearInterval(stall);
+      if (pacer) clearInterval(pacer);
     }
   } finally {
     for (const client of clients) client.close();
