@@ -17,13 +17,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import {
-  fanoutLine,
-  fanoutRun,
-  printFanout,
-  type FanoutClient,
-  type FanoutResult,
-} from './chat/fanout.js';
+import { fanoutLine, fanoutRun, printFanout, type FanoutResult } from './chat/fanout.js';
 import { openTcpChatClient } from './chat/tcp-client.js';
 import { BENCH_DIR, RESULTS_DIR, ROOT, compileChildren } from './harness/processes.js';
 

@@ -109,7 +109,7 @@ async function startNode(
     [...prof, `${JS_DIR}/chat/server.js`, 'sockit', ...(cluster !== undefined ? [cluster] : [])],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
-  const lines = createInterface({ input: child.stdout as NonNullable<typeof child.stdout> });
+  const lines = createInterface({ input: child.stdout });
   const [first] = (await once(lines, 'line')) as [string];
   return { child, port: (JSON.parse(first) as { port: number }).port };
 }
