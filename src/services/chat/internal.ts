@@ -21,3 +21,8 @@ export {
   TEXT_HELP,
 } from './messages.js';
 export type { TextCommand } from './messages.js';
+export { ChatHub, WORKER_LOST } from './hub.js';
+export type { ChatHubOptions, ChatHubStats } from './hub.js';
+export { IpcChatBus } from './ipc-bus.js';
+export type { IpcChatBusOptions, IpcChatBusStats } from './ipc-bus.js';
+export type { IpcEndpoint } from './ipc-channel.js';
