@@ -187,7 +187,7 @@ class Primary {
     const m = parseControl(raw);
     if (m?.kind !== 'ready' || slot.worker !== worker) return;
     slot.services = m.services;
-    this.log.info({ event: 'worker_ready', worker: slot.index, pid: worker.process.pid });
+    this.log.info({ event: 'worker_ready', worker: slot.index, workerPid: worker.process.pid });
     if (this.ready || this.stopping || !this.slots.every((s) => s.services !== undefined)) return;
     this.ready = true;
     // The one `ready` line: worker 1's addresses (the TCP ports are every worker's; UDP is its own).
@@ -209,8 +209,8 @@ class Primary {
       this.done();
       return;
     }
-    const pid = worker.process.pid;
-    this.log.warn({ event: 'worker_exit', worker: slot.index, pid, code, signal });
+    const workerPid = worker.process.pid;
+    this.log.warn({ event: 'worker_exit', worker: slot.index, workerPid, code, signal });
     if (!this.ready) {
       // It said why on stderr; what failed once at start (a port in use, a bad file) fails again.
       this.exitCode = code !== null && code !== 0 ? code : EXIT_FAILURE;
@@ -259,7 +259,7 @@ class Primary {
     }
     this.stopTimer = setTimeout(() => {
       for (const w of this.live()) {
-        this.log.warn({ event: 'worker_killed', pid: w.process.pid });
+        this.log.warn({ event: 'worker_killed', workerPid: w.process.pid });
         w.process.kill('SIGKILL');
       }
     }, WORKER_STOP_TIMEOUT_MS);
