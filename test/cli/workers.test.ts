@@ -2,11 +2,13 @@
 // primary and its workers. Which worker a connection landed on is read from the
 // workers' own log lines (every line carries the worker's pid).
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { parseAddress, type Address } from '../../src/index.js';
 import { FramedPeer, TextPeer, type Event } from '../helpers/chat.js';
 import { rawConnect } from '../helpers/net.js';
-import { runCli, startServe, type LogProcess } from '../helpers/proc.js';
+import { runCli, startCli, startServe, type LogProcess } from '../helpers/proc.js';
 
 const T = { timeout: 60_000 };
 
@@ -253,6 +255,55 @@ describe('sockit serve --workers', () => {
       await bob.peer.waitLine('#lobby <ann> back again');
       assert.equal(proc.records.filter((r) => r.event === 'ready').length, 1, 'still one ready');
       await stopped(proc, [pids.find((p) => p !== ann.pid) ?? 0, freshPid]);
+    },
+  );
+
+  it(
+    'a worker that cannot start stops the start: its error, its exit code, nothing left',
+    T,
+    async (t) => {
+      const busy = createServer();
+      busy.listen(0, '127.0.0.1');
+      await once(busy, 'listening');
+      t.after(() => busy.close());
+      const port = (busy.address() as AddressInfo).port;
+      const proc = startCli(t, ['serve', 'echo', '--port', String(port), '--workers', '2']);
+      const result = await proc.result;
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, /address already in use \(ADDRESS_IN_USE\)/);
+      assert.ok(!proc.records.some((r) => r.event === 'ready'), 'no ready line');
+      const exited = proc.records.find((r) => r.event === 'worker_exit');
+      assert.ok(exited !== undefined);
+      const forked = proc.records
+        .filter((r) => r.event === 'listening' || r.event === 'server_error')
+        .map((r) => Number(r.pid));
+      for (const pid of forked) assert.ok(!alive(pid), `worker ${pid} is gone`);
+    },
+  );
+
+  it(
+    'workers that keep dying: restarted with backoff, then the primary gives up, exit 1',
+    T,
+    async (t) => {
+      const { proc } = await startServe(t, ['echo', '--port', '0', '--no-udp', '--workers', '2']);
+      let pids = await workerPids(proc, 2);
+      // Five rounds of both killed: 10 restarts within 60 s, at 100, 200, 400, 800, 1600 ms.
+      for (let round = 1; round <= 5; round++) {
+        for (const pid of pids) process.kill(pid, 'SIGKILL');
+        const all = await workerPids(proc, 2 * (round + 1));
+        pids = all.slice(-2);
+      }
+      const delays = proc.records
+        .filter((r) => r.event === 'worker_restart')
+        .map((r) => Number(r.inMs))
+        .sort((x, y) => x - y);
+      assert.deepEqual(delays, [100, 100, 200, 200, 400, 400, 800, 800, 1600, 1600]);
+      process.kill(pids[0] ?? 0, 'SIGKILL'); // the 11th death within the window
+      const giveUp = await proc.waitFor((r) => r.event === 'workers_give_up', 'workers_give_up');
+      assert.equal(giveUp.restarts, 10);
+      const result = await proc.result;
+      assert.equal(result.code, 1);
+      assert.ok(!alive(pids[1] ?? 0), 'the other worker was stopped');
     },
   );
 
