@@ -253,6 +253,7 @@ class Primary {
     this.stopping = true;
     this.log.info({ event: 'shutdown', signal: why });
     for (const slot of this.slots) clearTimeout(slot.timer);
+    this.hub?.stop();
     for (const w of this.live()) {
       if (w.isConnected()) w.send({ ch: CONTROL, kind: 'stop' });
       else w.process.kill('SIGTERM');

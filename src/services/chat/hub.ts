@@ -67,6 +67,7 @@ export class ChatHub {
   private readonly rings: RoomHistory;
   private readonly channels = new Map<number, IpcChannel>();
   private nextId = 1;
+  private stopping = false;
   /** Held nicks: key (lower case) → spelling and worker. */
   private readonly nicks = new Map<string, Member>();
   /** Each room's members on every worker, in join order. */
@@ -102,7 +103,7 @@ export class ChatHub {
    * Worker `worker` is gone: its users leave every roster with `reason`
    * (the other workers' members are told) and their nicks are freed. Once.
    */
-  detach(worker: number, reason = WORKER_LOST): void {
+  detach(worker: number, reason = this.stopping ? 'shutdown' : WORKER_LOST): void {
     const channel = this.channels.get(worker);
     if (channel === undefined) return;
     channel.close();
@@ -127,6 +128,14 @@ export class ChatHub {
       if (holder.worker === worker) this.nicks.delete(key);
     this.stats.lost += lost;
     this.log.info({ event: 'hub_worker_gone', worker, reason, members: lost });
+  }
+
+  /**
+   * Every worker is being stopped: those that go from now on leave with
+   * `shutdown`, not `worker_lost` (their users have left with `quit` by then, as a rule).
+   */
+  stop(): void {
+    this.stopping = true;
   }
 
   /** Stops serving every worker (their channels stay open for others). */
