@@ -8,6 +8,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { parseAddress, type Address } from '../../src/index.js';
 import { FramedPeer, TextPeer, type Event } from '../helpers/chat.js';
 import { rawConnect } from '../helpers/net.js';
+import { RedisServer } from '../helpers/redis.js';
 import { runCli, startCli, startServe, type LogProcess } from '../helpers/proc.js';
 
 const T = { timeout: 60_000 };
@@ -257,6 +258,42 @@ describe('sockit serve --workers', () => {
       await stopped(proc, [pids.find((p) => p !== ann.pid) ?? 0, freshPid]);
     },
   );
+
+  it('chat with --cluster: the workers are Redis-bus nodes, no hub', T, async (t) => {
+    const redis = await RedisServer.start(t);
+    if (redis === undefined) return;
+    const { proc, tcp } = await startServe(t, [
+      'chat',
+      '--port',
+      '0',
+      '--workers',
+      '2',
+      '--cluster',
+      redis.url(),
+    ]);
+    const pids = await workerPids(proc, 2);
+    const workers = await proc.waitFor((r) => r.event === 'workers', 'the workers line');
+    assert.equal(workers.chat, 'redis');
+    const address = parseAddress(tcp, { port: 0 });
+    const ann = await textUser(t, proc, address);
+    const bob = await userElsewhere(t, proc, address, ann.pid);
+    ann.peer.line('over redis');
+    await bob.peer.waitLine(`#lobby <${ann.nick}> over redis`);
+    await stopped(proc, pids);
+  });
+
+  it('the primary killed with SIGKILL: its workers end too', T, async (t) => {
+    const { proc } = await startServe(t, ['echo', '--port', '0', '--workers', '2']);
+    const pids = await workerPids(proc, 2);
+    proc.kill('SIGKILL');
+    await proc.result;
+    // Not our children: nothing to wait on but their pids (node:cluster ends a worker whose channel closes).
+    const deadline = Date.now() + 10_000;
+    while (pids.some(alive) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.deepEqual(pids.filter(alive), []);
+  });
 
   it(
     'a worker that cannot start stops the start: its error, its exit code, nothing left',
