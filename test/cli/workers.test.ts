@@ -259,6 +259,17 @@ describe('sockit serve --workers', () => {
     },
   );
 
+  it('--workers 1 is one process, as without the flag', T, async (t) => {
+    const { proc, tcp } = await startServe(t, ['echo', '--port', '0', '--workers', '1']);
+    assert.equal(await echoOnce(parseAddress(tcp, { port: 0 }), 'solo'), 'SOLO');
+    assert.ok(
+      proc.records.every((r) => r.pid === proc.child.pid && r.worker === undefined),
+      'every line from the process itself, none from a worker',
+    );
+    assert.ok(!proc.records.some((r) => r.event === 'workers'));
+    await stopped(proc, []);
+  });
+
   it('chat with --cluster: the workers are Redis-bus nodes, no hub', T, async (t) => {
     const redis = await RedisServer.start(t);
     if (redis === undefined) return;
