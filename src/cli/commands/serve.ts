@@ -4,6 +4,7 @@ import { REPLY_MODES } from '../../services/echo/index.js';
 import { type BridgeRoute } from '../../services/web/index.js';
 import { parseAllowedOrigin, parseBridge } from '../../services/web/internal.js';
 import { integerIn, parseBytes, parseDuration } from '../options.js';
+import { MAX_WORKERS } from '../serve/limits.js';
 import type { ServeOptions } from '../serve/options.js';
 import { serve } from '../serve/run.js';
 import { SERVICES, SERVICE_NAMES, type ServiceEntry } from '../serve/services.js';
@@ -148,6 +149,12 @@ export function serveCommand(): Command {
     .option(
       '--cluster-password-file <file>',
       'chat: the Redis password, read from a file (mode 0600) instead of the URL, where ps would show it',
+    )
+    .option(
+      '--workers <n>',
+      'processes serving the TCP services on one machine (node:cluster; UDP stays in worker 1; chat shares rooms across them), 1 to 64',
+      integerIn(1, MAX_WORKERS),
+      1,
     )
     .option('--allow-overwrite', 'files: let a put with "overwrite":true replace a file', false)
     .option(

@@ -51,6 +51,10 @@ export interface ServeOptions {
   clusterPasswordFile?: string;
   /** Filled in by serve() from --cluster or SOCKIT_CLUSTER. */
   clusterBus?: { url: string; password?: string };
+  /** --workers: processes serving the TCP services (1: this one alone). */
+  workers: number;
+  /** Set in a --workers worker without --cluster: chat goes through the primary's hub. */
+  ipcBus?: boolean;
 }
 
 /** Another port of the same service: `base` + offset, or 0 when the base is 0 (any free port). */

@@ -38,11 +38,21 @@ export interface ServiceEntry {
   start: Starter;
 }
 
-/** The Redis bus when --cluster is set (ioredis is loaded only then), else undefined: one process. */
+/**
+ * The Redis bus when --cluster is set (ioredis is loaded only then); in a
+ * --workers worker without it, the IPC bus to the primary's hub; else
+ * undefined: one process.
+ */
 async function clusterBus(options: ServeOptions, logger: Logger): Promise<ChatBus | undefined> {
-  if (options.clusterBus === undefined) return undefined;
-  const { RedisChatBus } = await import('../../services/chat/index.js');
-  return new RedisChatBus({ ...options.clusterBus, logger });
+  if (options.clusterBus !== undefined) {
+    const { RedisChatBus } = await import('../../services/chat/index.js');
+    return new RedisChatBus({ ...options.clusterBus, logger });
+  }
+  if (options.ipcBus === true) {
+    const { IpcChatBus } = await import('../../services/chat/internal.js');
+    return new IpcChatBus({ logger });
+  }
+  return undefined;
 }
 
 /** Every service `sockit serve` runs, with its default port (classic port + 7000). */

@@ -22,3 +22,8 @@ export {
 } from './messages.js';
 export type { TextCommand } from './messages.js';
 export { MAX_PENDING_SAYS } from './limits.js';
+export { ChatHub, WORKER_LOST } from './hub.js';
+export type { ChatHubOptions, ChatHubStats } from './hub.js';
+export { IpcChatBus } from './ipc-bus.js';
+export type { IpcChatBusOptions, IpcChatBusStats } from './ipc-bus.js';
+export type { IpcEndpoint } from './ipc-channel.js';

@@ -92,3 +92,17 @@ export const CLUSTER_MAX_BACKOFF_MS = 2_000;
 
 /** Longest text a stream entry may carry (bytes); a longer entry is foreign and skipped. */
 export const MAX_CLUSTER_ENTRY_TEXT = 64 * 1024;
+
+// ---- the IPC bus of `sockit serve --workers` (ipc-bus.ts, hub.ts) ----------
+
+/** Calls one worker may have waiting for the primary's hub; one more is refused with CLUSTER_UNAVAILABLE. */
+export const IPC_MAX_PENDING_CALLS = 10_000;
+
+/** A call the hub has not answered within this is CLUSTER_UNAVAILABLE (ms). */
+export const IPC_CALL_TIMEOUT_MS = 5_000;
+
+/** Longest string an IPC chat message may carry (characters); a longer message is malformed and dropped. */
+export const IPC_MAX_STRING = 64 * 1024;
+
+/** Most messages one history answer may carry (the hub's historyLimit is at most this). */
+export const IPC_MAX_HISTORY = 1_000;
