@@ -3,3 +3,4 @@
 // without a major version.
 
 export { parseReplyMode, upperAsciiInPlace, WELCOME } from './messages.js';
+export { upperBytes, upperSwar, upperWasm, wasmSimdAvailable, SMALL } from './upper-ascii.js';
