@@ -3,4 +3,11 @@
 // without a major version.
 
 export { parseReplyMode, upperAsciiInPlace, WELCOME } from './messages.js';
-export { upperBytes, upperSwar, upperWasm, wasmSimdAvailable, SMALL } from './upper-ascii.js';
+export {
+  upperBytes,
+  upperSwar,
+  upperWasm,
+  wasmSimdAvailable,
+  SWAR_FROM,
+  WASM_FROM,
+} from './upper-ascii.js';

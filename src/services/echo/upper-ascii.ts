@@ -5,23 +5,28 @@
 //
 // Three implementations of the same function, each reachable from the tests
 // through internal.ts:
-// - upperBytes: the byte loop (the reference, and the one for short inputs);
+// - upperBytes: a branch-free byte loop (for short inputs, and the head and
+//   tail of SWAR);
 // - upperSwar: four bytes at a time on a Uint32Array view of the aligned
 //   middle, the byte loop for the unaligned head and the tail;
 // - upperWasm: a WebAssembly SIMD kernel, 16 bytes per step, on a 64 KiB
 //   wasm memory the input is copied into and back out of, a chunk at a time.
-// upperAsciiInPlace picks one by length (measured below, at SMALL): the byte
-// loop for short inputs, the wasm kernel for the rest, SWAR instead of it
-// where WebAssembly SIMD is unavailable.
+// upperAsciiInPlace picks one by length (measured at SWAR_FROM below): the
+// byte loop for the shortest inputs, SWAR for short ones, the wasm kernel for
+// the rest, SWAR instead of it where WebAssembly SIMD is unavailable.
 
-const LOWER_A = 0x61;
-const LOWER_Z = 0x7a;
-
-/** The byte loop over `[start, end)`: the reference every other path must match. */
+/**
+ * The byte loop over `[start, end)`, branch-free: the same bit trick as
+ * {@link upperSwar} on one byte (bit 7 of `b + 0x1f` is set iff b >= 'a', of
+ * `b + 5` iff b > 'z', of `~b` iff b is ASCII; that bit, moved to 0x20, is
+ * XORed in). A plain `if (b >= 0x61 && b <= 0x7a)` costs about 5 ns a byte
+ * on text, where the branch goes either way at random (measured below); this
+ * costs about 1.
+ */
 export function upperBytes(bytes: Uint8Array, start = 0, end = bytes.length): Uint8Array {
   for (let i = start; i < end; i++) {
     const b = bytes[i] as number;
-    if (b >= LOWER_A && b <= LOWER_Z) bytes[i] = b - 0x20;
+    bytes[i] = b ^ (((b + 0x1f) & ~(b + 0x05) & ~b & 0x80) >>> 2);
   }
   return bytes;
 }
@@ -47,7 +52,7 @@ export function upperSwar(bytes: Uint8Array): Uint8Array {
     const w = view[k] as number;
     const low7 = w & 0x7f7f7f7f;
     const mask = ((low7 + 0x1f1f1f1f) & ~(low7 + 0x05050505) & ~w & 0x80808080) >>> 2;
-    if (mask !== 0) view[k] = w ^ mask;
+    view[k] = w ^ mask;
   }
   return upperBytes(bytes, head + words * 4, length);
 }
@@ -184,31 +189,37 @@ export function upperWasm(bytes: Uint8Array): Uint8Array {
 }
 
 /**
- * Below this many bytes the byte loop is used; from here on the wasm kernel,
- * or SWAR where WebAssembly SIMD is unavailable. Measured with
- * bench/upper.bench.ts (ns per call, text-like bytes, Node 20, this 2-core
- * Xeon, shared, so ±10 %):
+ * Which path for which length, from bench/upper.bench.ts (ns per call, best
+ * of 25 slices, on text the branch predictor has not seen; Node 20, this
+ * shared 2-core Xeon; the median of the slices is within 10 % of these):
  *
- *   bytes    byte loop    SWAR    wasm SIMD (copies included)
- *   16           15        50        61
- *   32           29        53        62
- *   64           61        60        57
- *   128         125        75        59
- *   256         240       115        70
- *   1 KiB       960       350        96
- *   64 KiB   290 000    23 000     5 200
+ *   bytes   old branchy loop  byte loop    SWAR   wasm SIMD (copies included)
+ *   16                    97         16      54      70
+ *   32                   197         51      58      78
+ *   48                   262         68      55      77
+ *   64                   343         93      62      75
+ *   128                  668        184      97      81
+ *   256                1 331        344     131      88
+ *   1 KiB              5 081      1 276     339     112
+ *   4 KiB             20 494      5 124   1 159     362
+ *   64 KiB           337 211     82 897  19 018   5 384
+ *   256 KiB        1 394 170    342 110  74 694  21 817
  *
- * The wasm call costs about 55 ns however short the input (two
- * TypedArray.set copies, a subarray, the call), then about 0.08 ns a byte;
- * the byte loop costs about 1 ns a byte (4 ns once text is too long for the
- * branch predictor to learn, from ~8 KiB), SWAR about 0.35. So the byte loop
- * wins only below 64 bytes, and SWAR never beats the kernel at any size: it
- * is only the fallback, where it also beats the byte loop from 64 bytes on.
+ * The byte loop costs about 1.3 ns a byte and nothing else; SWAR about
+ * 0.3 ns a byte plus ~45 ns (the Uint32Array view, the head and tail);
+ * the wasm path about 0.08 ns a byte plus ~70 ns (two TypedArray.set
+ * copies, a subarray, the call into wasm). The crossings are near 40 and
+ * near 96 bytes. The old branchy loop (~5 ns a byte on text: the branch goes
+ * either way at random) was what the `upper` reply mode ran before.
  */
-export const SMALL = 64;
+export const SWAR_FROM = 40;
+/** From this many bytes on the wasm kernel (when there is one) beats SWAR. */
+export const WASM_FROM = 96;
 
 /** Upper-cases ASCII letters in place and returns the same array; every other byte is left alone. */
 export function upperAsciiInPlace(bytes: Uint8Array): Uint8Array {
-  if (bytes.length < SMALL) return upperBytes(bytes);
+  const length = bytes.length;
+  if (length < SWAR_FROM) return upperBytes(bytes);
+  if (length < WASM_FROM) return upperSwar(bytes);
   return upperWasm(bytes);
 }

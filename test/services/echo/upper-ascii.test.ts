@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
-  SMALL,
+  SWAR_FROM,
   upperAsciiInPlace,
   upperBytes,
   upperSwar,
   upperWasm,
   wasmSimdAvailable,
+  WASM_FROM,
 } from '../../../src/services/echo/internal.js';
 
 fc.configureGlobal({ seed: Number(process.env.FC_SEED ?? 42), numRuns: 300 });
@@ -85,7 +86,7 @@ describe('upper-casing ASCII in place (echo reply mode upper)', () => {
   it('leaves UTF-8 alone: "héllo wörld, straße, ǅ, 日本" upper-cases only the ASCII letters', () => {
     const text = 'héllo wörld, straße, ǅ, 日本 '.repeat(3000);
     const expected = 'HéLLO WöRLD, STRAßE, ǅ, 日本 '.repeat(3000);
-    for (const length of [5, SMALL - 1, SMALL, 1000, text.length]) {
+    for (const length of [5, SWAR_FROM, WASM_FROM, 1000, text.length]) {
       const slice = text.slice(0, length);
       for (const [name, upper] of PATHS) {
         const bytes = Buffer.from(slice);
@@ -98,8 +99,9 @@ describe('upper-casing ASCII in place (echo reply mode upper)', () => {
     }
   });
 
-  it('sizes at the edges: empty, the byte-loop threshold, and the 64 KiB chunk of the wasm path', () => {
-    const sizes = [0, 1, 3, 4, 5, 15, 16, 17, 63, 64, 65, 127, 128, SMALL - 1, SMALL, SMALL + 1];
+  it('sizes at the edges: empty, the thresholds between paths, and the 64 KiB chunk of the wasm path', () => {
+    const sizes = [0, 1, 3, 4, 5, 15, 16, 17, 63, 64, 65, 127, 128];
+    for (const edge of [SWAR_FROM, WASM_FROM]) sizes.push(edge - 1, edge, edge + 1);
     sizes.push(65_535, 65_536, 65_537, 131_071, 131_072, 131_073, 200 * 1024);
     for (const size of sizes) {
       for (const offset of [0, 1, 2, 3, 5, 8]) checkAll(bytesFrom(size + 1, size, true), offset, 5);
