@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
@@ -135,5 +136,35 @@ describe('upper-casing ASCII in place (echo reply mode upper)', () => {
       ),
       { numRuns: 60 },
     );
+  });
+
+  it('without WebAssembly (node --jitless) falls back to SWAR and gives the same bytes', () => {
+    const entry = new URL('../../../src/services/echo/internal.ts', import.meta.url).href;
+    const script = `
+      const m = await import(${JSON.stringify(entry)});
+      const text = Buffer.from('héllo wörld, straße {[@\`]} '.repeat(8000));
+      const sizes = [0, 1, 39, 40, 95, 96, 1000, 65536, 65537, text.length];
+      const out = sizes.map((n) => m.upperAsciiInPlace(text.subarray(1, 1 + n).slice()).toString('hex'));
+      console.log(JSON.stringify({ simd: m.wasmSimdAvailable(), wasm: typeof WebAssembly, sizes, out }));
+    `;
+    const child = spawnSync(
+      process.execPath,
+      ['--jitless', '--no-warnings', '--import', 'tsx', '--input-type=module', '-e', script],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    assert.equal(child.status, 0, child.stderr);
+    const result = JSON.parse(child.stdout) as {
+      simd: boolean;
+      wasm: string;
+      sizes: number[];
+      out: string[];
+    };
+    assert.equal(result.wasm, 'undefined');
+    assert.equal(result.simd, false);
+    const text = Buffer.from('héllo wörld, straße {[@`]} '.repeat(8000));
+    result.sizes.forEach((n, i) => {
+      const expected = Buffer.from(reference(text.subarray(1, 1 + n))).toString('hex');
+      assert.ok(result.out[i] === expected, `${n} bytes without WebAssembly`);
+    });
   });
 });
