@@ -10,4 +10,5 @@ export {
   wasmSimdAvailable,
   SWAR_FROM,
   WASM_FROM,
+  WASM_CHUNK,
 } from './upper-ascii.js';

@@ -9,8 +9,8 @@
 //   tail of SWAR);
 // - upperSwar: four bytes at a time on a Uint32Array view of the aligned
 //   middle, the byte loop for the unaligned head and the tail;
-// - upperWasm: a WebAssembly SIMD kernel, 16 bytes per step, on a 64 KiB
-//   wasm memory the input is copied into and back out of, a chunk at a time.
+// - upperWasm: a WebAssembly SIMD kernel, 4 x 16 bytes per step, on a wasm
+//   memory the input is copied into and back out of, 16 KiB at a time.
 // upperAsciiInPlace picks one by length (measured at SWAR_FROM below): the
 // byte loop for the shortest inputs, SWAR for short ones, the wasm kernel for
 // the rest, SWAR instead of it where WebAssembly SIMD is unavailable.
@@ -130,8 +130,16 @@ const KERNEL = new Uint8Array([
   0x0b,                                           // end of body
 ]);
 
-/** The wasm memory's size, and so the largest chunk one call upper-cases. */
-const CHUNK = 65536;
+/**
+ * How much one call into the kernel upper-cases (the wasm memory holds 64 KiB;
+ * the rest is unused). A 16 KiB chunk, its source and the wasm memory stay in
+ * this Xeon's 48 KiB L1 data cache through the copy in, the kernel and the
+ * copy out: 64 KiB took 4.5 us in 16 KiB chunks against 5.4 in one 64 KiB
+ * chunk (6.0 in 4 KiB chunks, where the per-call cost shows; 256 KiB: 16-18
+ * against 20-23 us).
+ */
+export const WASM_CHUNK = 16384;
+const CHUNK = WASM_CHUNK;
 
 /** What this module uses of the WebAssembly API (not in the ES2023 lib's types). */
 interface WasmApi {
@@ -141,7 +149,7 @@ interface WasmApi {
 }
 
 interface Kernel {
-  /** The whole wasm memory (it never grows, so this view never detaches). */
+  /** The first CHUNK bytes of wasm memory (it never grows, so this view never detaches). */
   memory: Uint8Array;
   upper: (length: number) => void;
 }
@@ -169,7 +177,7 @@ export function wasmSimdAvailable(): boolean {
 }
 
 /**
- * Through the SIMD kernel, 64 KiB at a time: copy a chunk into wasm memory,
+ * Through the SIMD kernel, 16 KiB at a time: copy a chunk into wasm memory,
  * upper-case it there (the kernel rounds up to 64 bytes; what lies past the
  * chunk in wasm memory is scratch), copy it back. Falls back to
  * {@link upperSwar} where WebAssembly SIMD is unavailable.
@@ -194,20 +202,20 @@ export function upperWasm(bytes: Uint8Array): Uint8Array {
  * shared 2-core Xeon; the median of the slices is within 10 % of these):
  *
  *   bytes   old branchy loop  byte loop    SWAR   wasm SIMD (copies included)
- *   16                    97         16      54      70
- *   32                   197         51      58      78
- *   48                   262         68      55      77
- *   64                   343         93      62      75
- *   128                  668        184      97      81
- *   256                1 331        344     131      88
- *   1 KiB              5 081      1 276     339     112
- *   4 KiB             20 494      5 124   1 159     362
- *   64 KiB           337 211     82 897  19 018   5 384
- *   256 KiB        1 394 170    342 110  74 694  21 817
+ *   16                    95         17      50      69
+ *   32                   169         48      55      71
+ *   48                   259         69      59      73
+ *   64                   356         98      62      78
+ *   128                  637        175      91      76
+ *   256                1 210        312     132      82
+ *   1 KiB              4 765      1 187     323     104
+ *   4 KiB             19 091      4 665   1 106     290
+ *   64 KiB           318 652     80 323  17 891   4 231
+ *   256 KiB        1 237 083    305 531  67 684  16 165
  *
- * The byte loop costs about 1.3 ns a byte and nothing else; SWAR about
- * 0.3 ns a byte plus ~45 ns (the Uint32Array view, the head and tail);
- * the wasm path about 0.08 ns a byte plus ~70 ns (two TypedArray.set
+ * The byte loop costs about 1.2 ns a byte and nothing else; SWAR about
+ * 0.27 ns a byte plus ~45 ns (the Uint32Array view, the head and tail);
+ * the wasm path about 0.065 ns a byte plus ~70 ns (two TypedArray.set
  * copies, a subarray, the call into wasm). The crossings are near 40 and
  * near 96 bytes. The old branchy loop (~5 ns a byte on text: the branch goes
  * either way at random) was what the `upper` reply mode ran before.

@@ -9,6 +9,7 @@ import {
   upperSwar,
   upperWasm,
   wasmSimdAvailable,
+  WASM_CHUNK,
   WASM_FROM,
 } from '../../../src/services/echo/internal.js';
 
@@ -100,10 +101,12 @@ describe('upper-casing ASCII in place (echo reply mode upper)', () => {
     }
   });
 
-  it('sizes at the edges: empty, the thresholds between paths, and the 64 KiB chunk of the wasm path', () => {
+  it("sizes at the edges: empty, the thresholds between paths, and the wasm path's chunks", () => {
     const sizes = [0, 1, 3, 4, 5, 15, 16, 17, 63, 64, 65, 127, 128];
     for (const edge of [SWAR_FROM, WASM_FROM]) sizes.push(edge - 1, edge, edge + 1);
-    sizes.push(65_535, 65_536, 65_537, 131_071, 131_072, 131_073, 200 * 1024);
+    for (const edge of [WASM_CHUNK, 2 * WASM_CHUNK, 65_536, 131_072])
+      sizes.push(edge - 1, edge, edge + 1);
+    sizes.push(200 * 1024);
     for (const size of sizes) {
       for (const offset of [0, 1, 2, 3, 5, 8]) checkAll(bytesFrom(size + 1, size, true), offset, 5);
     }
