@@ -156,18 +156,26 @@ interface Kernel {
 
 let kernel: Kernel | null | undefined;
 
-/** The instantiated kernel, or null where WebAssembly or its SIMD proposal is missing. */
+/**
+ * The instantiated kernel, made on first use; null where WebAssembly or its
+ * SIMD proposal is missing, or where instantiating fails (a 64 KiB memory
+ * refused, say): upper-casing must not throw, so SWAR does the work then.
+ */
 function loadKernel(): Kernel | null {
   if (kernel !== undefined) return kernel;
-  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
   kernel = null;
-  if (api === undefined || !api.validate(KERNEL)) return kernel;
-  const { exports } = new api.Instance(new api.Module(KERNEL));
-  const memory = exports.memory as { buffer: ArrayBuffer };
-  kernel = {
-    memory: new Uint8Array(memory.buffer, 0, CHUNK),
-    upper: exports.upper as (length: number) => void,
-  };
+  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  try {
+    if (api === undefined || !api.validate(KERNEL)) return kernel;
+    const { exports } = new api.Instance(new api.Module(KERNEL));
+    const memory = exports.memory as { buffer: ArrayBuffer };
+    kernel = {
+      memory: new Uint8Array(memory.buffer, 0, CHUNK),
+      upper: exports.upper as (length: number) => void,
+    };
+  } catch {
+    kernel = null;
+  }
   return kernel;
 }
 
