@@ -3,3 +3,12 @@
 // without a major version.
 
 export { parseReplyMode, upperAsciiInPlace, WELCOME } from './messages.js';
+export {
+  upperBytes,
+  upperSwar,
+  upperWasm,
+  wasmSimdAvailable,
+  SWAR_FROM,
+  WASM_FROM,
+  WASM_CHUNK,
+} from './upper-ascii.js';

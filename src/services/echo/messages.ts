@@ -24,17 +24,8 @@ export const WELCOME = 'Welcome!';
 /** In hello mode this message closes the connection. */
 export const EXIT_MESSAGE = 'exit';
 
-const LOWER_A = 0x61;
-const LOWER_Z = 0x7a;
-
-/** Upper-cases ASCII letters in place; every other byte (UTF-8 included) is left alone. */
-export function upperAsciiInPlace(bytes: Uint8Array): Uint8Array {
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i] as number;
-    if (b >= LOWER_A && b <= LOWER_Z) bytes[i] = b - 32;
-  }
-  return bytes;
-}
+/** Upper-cases ASCII letters in place (upper-ascii.ts: SWAR or WebAssembly SIMD by size); every other byte, UTF-8 included, is left alone. */
+export { upperAsciiInPlace } from './upper-ascii.js';
 
 /** `Hello, <message>!` for a message (a frame, a line or a datagram). */
 export function helloReply(message: Uint8Array): Buffer {
