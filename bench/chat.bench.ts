@@ -13,13 +13,11 @@
  * alternate which server goes first, each with fresh processes; medians and
  * sockit/baseline are printed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { fanoutLine, fanoutRun, printFanout, type FanoutResult } from './chat/fanout.js';
 import { openTcpChatClient } from './chat/tcp-client.js';
-import { BENCH_DIR, RESULTS_DIR, ROOT, compileChildren } from './harness/processes.js';
+import { BENCH_DIR, RESULTS_DIR, compileChildren, startBenchServer } from './harness/processes.js';
 
 const JS_DIR = `${RESULTS_DIR}/js`;
 const CHILD_SOURCES = ['chat/server.ts', 'baseline/broadcast-server.ts'];
@@ -45,21 +43,12 @@ const WARMUP_MS = 300;
 
 type Kind = 'sockit' | 'baseline';
 
-async function startServer(kind: Kind): Promise<{ child: ChildProcess; port: number }> {
-  const prof = values['cpu-prof']
-    ? ['--cpu-prof', `--cpu-prof-dir=${RESULTS_DIR}/prof/chat-${kind}`]
-    : [];
-  const child = spawn(process.execPath, [...prof, `${JS_DIR}/chat/server.js`, kind], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout });
-  const [first] = (await once(lines, 'line')) as [string];
-  return { child, port: (JSON.parse(first) as { port: number }).port };
-}
-
 async function run(kind: Kind): Promise<FanoutResult> {
-  const { child, port } = await startServer(kind);
+  const { child, port } = await startBenchServer(
+    'chat/server.js',
+    [kind],
+    values['cpu-prof'] ? `${RESULTS_DIR}/prof/chat-${kind}` : undefined,
+  );
   try {
     return await fanoutRun(
       {

@@ -19,8 +19,7 @@
  * - paced at 1,000 messages/s: end-to-end latency to members on other nodes
  *   (target p99 ≤ 5 ms).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -31,11 +30,11 @@ import { intOption } from './harness/options.js';
 import {
   BENCH_DIR,
   RESULTS_DIR,
-  ROOT,
   compileChildren,
   killChildrenOnInterrupt,
   processCpuMs,
   spawnTracked,
+  startBenchServer,
   stopChild,
 } from './harness/processes.js';
 import { textTable } from './harness/report.js';
@@ -95,23 +94,14 @@ async function startRedis(): Promise<{ child: ChildProcess; url: string; client:
   return { child, url: `redis://127.0.0.1:${port}`, client };
 }
 
-async function startNode(
-  cluster: string | undefined,
-): Promise<{ child: ChildProcess; port: number }> {
-  const prof = values['cpu-prof']
-    ? [
-        '--cpu-prof',
-        `--cpu-prof-dir=${RESULTS_DIR}/prof/cluster-${cluster !== undefined ? 'node' : 'alone'}`,
-      ]
-    : [];
-  const child = spawn(
-    process.execPath,
-    [...prof, `${JS_DIR}/chat/server.js`, 'sockit', ...(cluster !== undefined ? [cluster] : [])],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+function startNode(cluster: string | undefined): Promise<{ child: ChildProcess; port: number }> {
+  return startBenchServer(
+    'chat/server.js',
+    ['sockit', ...(cluster !== undefined ? [cluster] : [])],
+    values['cpu-prof']
+      ? `${RESULTS_DIR}/prof/cluster-${cluster !== undefined ? 'node' : 'alone'}`
+      : undefined,
   );
-  const lines = createInterface({ input: child.stdout });
-  const [first] = (await once(lines, 'line')) as [string];
-  return { child, port: (JSON.parse(first) as { port: number }).port };
 }
 
 /** Commands Redis has processed so far (every round trip a node made). */

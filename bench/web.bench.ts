@@ -18,9 +18,7 @@
  * the echo port as u32be frames. The gateway's cost is its CPU time per
  * reply and the latency it adds.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
 import {
@@ -34,9 +32,9 @@ import { intOption } from './harness/options.js';
 import {
   BENCH_DIR,
   RESULTS_DIR,
-  ROOT,
   compileChildren,
   killChildrenOnInterrupt,
+  startBenchServer,
   startServe,
   stopChild,
 } from './harness/processes.js';
@@ -78,19 +76,12 @@ if (only !== undefined && only !== 'fanout' && only !== 'bridge') {
 type Kind = 'sockit' | 'baseline';
 
 /** bench/web/server.ts with these arguments; resolves once it names its port. */
-async function startBenchChild(
-  args: readonly string[],
-): Promise<{ child: ChildProcess; port: number }> {
-  const prof = values['cpu-prof']
-    ? ['--cpu-prof', `--cpu-prof-dir=${RESULTS_DIR}/prof/web-${args[0] ?? ''}`]
-    : [];
-  const child = spawn(process.execPath, [...prof, `${JS_DIR}/web/server.js`, ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout });
-  const [first] = (await once(lines, 'line')) as [string];
-  return { child, port: (JSON.parse(first) as { port: number }).port };
+function startBenchChild(args: readonly string[]): Promise<{ child: ChildProcess; port: number }> {
+  return startBenchServer(
+    'web/server.js',
+    args,
+    values['cpu-prof'] ? `${RESULTS_DIR}/prof/web-${args[0] ?? ''}` : undefined,
+  );
 }
 
 /** A chat client over one WebSocket: one text message per request and per event. */

@@ -267,3 +267,25 @@ export class LoadGenerator {
     await exited;
   }
 }
+
+/**
+ * Starts a compiled bench server (`script` under .bench-results/js, e.g.
+ * `chat/server.js`) with `args`; resolves once it prints its one JSON line
+ * `{"port":PORT}`. `profDir`: write a .cpuprofile there.
+ */
+export async function startBenchServer(
+  script: string,
+  args: readonly string[],
+  profDir?: string,
+): Promise<{ child: ChildProcess; port: number }> {
+  const prof = profDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+  const child = spawn(process.execPath, [...prof, join(RESULTS_DIR, 'js', script), ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  const lines = createInterface({ input: child.stdout });
+  const [first] = (await once(lines, 'line')) as [string];
+  return { child, port: (JSON.parse(first) as { port: number }).port };
+}
