@@ -10,6 +10,7 @@ import { FramedPeer, TextPeer, type Event } from '../helpers/chat.js';
 import { rawConnect } from '../helpers/net.js';
 import { RedisServer } from '../helpers/redis.js';
 import { runCli, startCli, startServe, type LogProcess } from '../helpers/proc.js';
+import { WsPeer } from '../helpers/web.js';
 
 const T = { timeout: 60_000 };
 
@@ -256,6 +257,47 @@ describe('sockit serve --workers', () => {
       await bob.peer.waitLine('#lobby <ann> back again');
       assert.equal(proc.records.filter((r) => r.event === 'ready').length, 1, 'still one ready');
       await stopped(proc, [pids.find((p) => p !== ann.pid) ?? 0, freshPid]);
+    },
+  );
+
+  it(
+    'web: browsers on two workers are in one chat (serve web alone, its broker on the hub)',
+    T,
+    async (t) => {
+      const proc = startCli(t, [
+        'serve',
+        'web',
+        '--port',
+        '0',
+        '--workers',
+        '2',
+        '--allow-no-origin',
+      ]);
+      const ready = await proc.waitFor((r) => r.event === 'ready', 'the ready line');
+      const pids = await workerPids(proc, 2);
+      const services = ready.services as { addresses: string[] }[];
+      const url = `ws://${String(services[0]?.addresses[0]).replace(/^http /, '')}/ws`;
+      // WebSockets until two landed on different workers (their join is logged by that worker).
+      const byPid = new Map<number, { peer: WsPeer; nick: string }>();
+      for (let i = 0; byPid.size < 2 && i < 10; i++) {
+        const peer = await WsPeer.open(t, url, null);
+        const nick = `web${i}`;
+        await peer.join('lobby', nick);
+        const line = await proc.waitFor(
+          (r) => r.event === 'nick' && r.nick === nick,
+          `${nick}'s nick line`,
+        );
+        if (!byPid.has(Number(line.pid))) byPid.set(Number(line.pid), { peer, nick });
+      }
+      const [a, b] = [...byPid.values()];
+      assert.ok(a !== undefined && b !== undefined, 'a browser on each worker');
+      a.peer.sendJson({ type: 'say', room: 'lobby', text: 'across workers' });
+      const got = await b.peer.event('message', (e) => e.text === 'across workers');
+      assert.equal(got.from, a.nick);
+      b.peer.sendJson({ type: 'join', room: 'lobby', nick: a.nick, ref: 'dup' });
+      const refused = await b.peer.event('error', (e) => e.ref === 'dup');
+      assert.equal(refused.code, 'NICK_TAKEN');
+      await stopped(proc, pids);
     },
   );
 
