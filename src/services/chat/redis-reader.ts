@@ -82,7 +82,8 @@ export class StreamReader {
   hold(): void {
     if (this.closed) return;
     this.held = true;
-    if (this.redis.status === 'ready') this.redis.disconnect(true);
+    // Destroyed, not ended: an end() waits for the peer's FIN, which a cut network drops.
+    if (this.redis.status === 'ready') this.redis.stream.destroy();
   }
 
   release(): void {
