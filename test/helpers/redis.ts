@@ -22,6 +22,8 @@ export class RedisServer {
     readonly port: number,
     /** Set: the server asks for it (`requirepass`). */
     readonly password: string | undefined,
+    /** Addresses it listens on besides 127.0.0.1 (e.g. a namespace's veth end). */
+    private readonly extraBind: readonly string[] = [],
   ) {}
 
   /**
@@ -30,10 +32,10 @@ export class RedisServer {
    */
   static async start(
     t: TestContext,
-    options: { password?: string } = {},
+    options: { password?: string; bind?: readonly string[] } = {},
   ): Promise<RedisServer | undefined> {
     if (!requireTool(t, 'redis-server')) return undefined;
-    const server = new RedisServer(t, await freePort('tcp'), options.password);
+    const server = new RedisServer(t, await freePort('tcp'), options.password, options.bind);
     t.after(() => server.stop('SIGKILL'));
     await server.spawn();
     return server;
@@ -71,7 +73,7 @@ export class RedisServer {
         '--port',
         String(this.port),
         '--bind',
-        '127.0.0.1',
+        ['127.0.0.1', ...this.extraBind].join(' '),
         '--save',
         '',
         '--appendonly',

@@ -87,6 +87,13 @@ export const CLUSTER_READ_BLOCK_MS = 5_000;
 /** A Redis command not answered within this is CLUSTER_UNAVAILABLE (ms). */
 export const CLUSTER_COMMAND_TIMEOUT_MS = 2_000;
 
+/**
+ * How long the mark a reaped node finds when it comes back lives (ms): a node
+ * cut off for less says `joined` again for its members, who the others saw
+ * leave (`node_lost`). One small key per reaped node.
+ */
+export const CLUSTER_REAPED_MARK_MS = 3_600_000;
+
 /** Reconnect backoff: 50 ms doubling, at most this (ms). */
 export const CLUSTER_MAX_BACKOFF_MS = 2_000;
 

@@ -32,7 +32,7 @@ import * as entries from './redis-entries.js';
 import { RedisKeys, type RawEntry } from './redis-entries.js';
 import { StreamReader } from './redis-reader.js';
 import { RedisSink } from './redis-sink.js';
-import { RELEASE_LEASE } from './redis-scripts.js';
+import { LEFT_WHILE_DOWN, RELEASE_LEASE } from './redis-scripts.js';
 import {
   addHeartbeat,
   addPresence,
@@ -104,6 +104,10 @@ export class RedisChatBus implements ChatBus {
   private readonly held = new Map<string, string>();
   /** Who is in which room on this node (nicks as spelled). */
   private readonly local = new Map<string, Set<string>>();
+  /** Members who left while Redis was unreachable: the rebuild takes them out of the rosters. */
+  private goneWhileDown: { room: string; nick: string; reason: string; ts: number }[] = [];
+  /** Nick keys whose lease another node has now, while their local holder is being cut off. */
+  private readonly losing = new Set<string>();
   private readonly sink: RedisSink;
 
   constructor(private readonly options: RedisChatBusOptions) {
@@ -149,13 +153,16 @@ export class RedisChatBus implements ChatBus {
     this.up = true;
     cmd.on('close', () => {
       this.setUp(false);
+      this.reader?.hold(); // reads on once the rebuild has settled the leases
     });
     cmd.on('ready', () => {
       void this.rebuild().then(
         () => {
+          this.reader?.release();
           this.setUp(true);
         },
         (err: unknown) => {
+          this.abort(err);
           this.log.warn({ event: 'cluster_rebuild_failed', err: (err as Error).message });
         },
       );
@@ -287,12 +294,32 @@ export class RedisChatBus implements ChatBus {
       this.reader?.drop(room);
       this.sink.delivered.delete(room);
     }
-    if (this.cmd === undefined || !this.up) return; // the rebuild after a reconnect will not add it
+    // A holder cut off because its nick went to another node: the roster entry and the
+    // nick are the new holder's now; only this node's own member record goes.
+    const lost = this.losing.has(nickKey(nick));
+    if (this.cmd === undefined || !this.up) {
+      // The rebuild after a reconnect does not put it back, and takes it out of the roster.
+      if (!lost) this.goneWhileDown.push({ room, nick, reason, ts });
+      return;
+    }
     const pipe = this.cmd.pipeline();
-    pipe.zrem(this.keys.roster(room), nick);
     pipe.srem(this.keys.members(this.node), entries.memberValue(room, nick));
+    if (lost) {
+      this.quietly(pipe.exec());
+      return;
+    }
+    pipe.zrem(this.keys.roster(room), nick);
     addPresence(pipe, this.keys, this.node, { type: 'left', room, nick, reason, ts });
-    this.quietly(pipe.exec());
+    // Up as far as this node knew, but the connection was already silent: the reset
+    // that follows discards it, and the rebuild says it instead.
+    const failed = (err?: unknown): void => {
+      this.abort(err);
+      this.goneWhileDown.push({ room, nick, reason, ts });
+    };
+    pipe.exec().then((results) => {
+      const err = results?.find(([e]) => e !== null)?.[0];
+      if (err !== undefined) failed(err);
+    }, failed);
   }
 
   renamed(old: string, nick: string, rooms: readonly string[], ts: number): void {
@@ -344,14 +371,38 @@ export class RedisChatBus implements ChatBus {
       return await fn();
     } catch (err) {
       if (err instanceof ServiceError) throw err;
+      this.abort(err);
       throw unavailable((err as Error).message);
     }
   }
 
   private quietly(p: Promise<unknown> | undefined): void {
     p?.catch((err: unknown) => {
+      this.abort(err);
       this.log.debug({ event: 'redis_failed', err: (err as Error).message });
     });
+  }
+
+  /**
+   * A command timed out: the connection has gone silent (a network that
+   * drops packets closes nothing by itself), so this node resets it. The
+   * 'close' that follows makes it down (its users are told) and ioredis
+   * reconnects with backoff; the reconnect rebuilds. A reset, not a close:
+   * the kernel would go on sending what is still unsent in the socket (a
+   * say already refused to its sender with CLUSTER_UNAVAILABLE) once the
+   * network heals; a reset discards it. (A TLS socket cannot be reset: it
+   * is closed, and a refused say may then still arrive.)
+   */
+  private abort(err: unknown): void {
+    if (!(err instanceof Error) || err.message !== 'Command timed out') return;
+    const stream = this.cmd?.stream;
+    if (stream === undefined || stream.destroyed || this.closed) return;
+    this.log.warn({ event: 'cluster_connection_reset', why: 'a Redis command timed out' });
+    try {
+      stream.resetAndDestroy();
+    } catch {
+      stream.destroy();
+    }
   }
 
   private setUp(up: boolean): void {
@@ -377,20 +428,61 @@ export class RedisChatBus implements ChatBus {
     };
   }
 
-  /** Puts this node back in Redis: heartbeat, leases, members and rosters (after a restart, all gone). */
+  /**
+   * Puts this node back in Redis after it could not reach it (Redis
+   * restarted empty, or this node was cut off): first its leases — one
+   * another node took meanwhile is lost, and its local holder cut off
+   * (NICK_TAKEN) before anything else is said — then its heartbeat, its
+   * members (exactly those it has now) and their rosters. If another node
+   * reaped it meanwhile (the others saw its members leave, `node_lost`), it
+   * says `joined` for each again; members who left meanwhile leave the
+   * rosters now, with `left`.
+   */
   private async rebuild(): Promise<void> {
     const cmd = this.cmd;
     if (cmd === undefined || this.closed) return;
+    await this.renewWith(cmd);
+    const ts = Date.now();
     const pipe = cmd.multi();
+    pipe.getdel(this.keys.reaped(this.node));
     addHeartbeat(pipe, this.keys, this.node, this.heartbeatMs);
+    pipe.del(this.keys.members(this.node));
     for (const [room, nicks] of this.local) {
       for (const nick of nicks) {
-        pipe.zadd(this.keys.roster(room), 'NX', Date.now(), nick);
+        pipe.zadd(this.keys.roster(room), 'NX', ts, nick);
         pipe.sadd(this.keys.members(this.node), entries.memberValue(room, nick));
       }
     }
-    await pipe.exec();
-    await this.renewWith(cmd);
+    const results = await pipe.exec();
+    const reaped = results?.[0]?.[1] !== null && results?.[0]?.[1] !== undefined;
+    const gone = this.goneWhileDown;
+    if (!reaped && gone.length === 0) return;
+    const after = cmd.pipeline();
+    if (reaped) {
+      this.log.info({ event: 'cluster_rejoined', after: 'reaped' });
+      for (const [room, nicks] of this.local) {
+        for (const nick of nicks)
+          addPresence(after, this.keys, this.node, { type: 'joined', room, nick, ts });
+      }
+    }
+    for (const g of gone) {
+      if (this.local.get(g.room)?.has(g.nick) === true) continue; // back in it
+      after.eval(
+        LEFT_WHILE_DOWN,
+        3,
+        this.keys.roster(g.room),
+        this.keys.nick(nickKey(g.nick)),
+        this.keys.presence,
+        this.node,
+        g.room,
+        g.nick,
+        g.reason,
+        g.ts,
+        CLUSTER_EVENT_STREAM_LENGTH,
+      );
+    }
+    await after.exec();
+    this.goneWhileDown = this.goneWhileDown.filter((g) => !gone.includes(g));
   }
 
   private async heartbeat(): Promise<void> {
@@ -405,7 +497,12 @@ export class RedisChatBus implements ChatBus {
       this.held.delete(key);
       const nick = value.split(':')[2] ?? key;
       this.log.warn({ event: 'cluster_nick_lost', nick });
-      this.handlers?.nickLost(nick);
+      this.losing.add(key);
+      try {
+        this.handlers?.nickLost(nick);
+      } finally {
+        this.losing.delete(key);
+      }
     }
   }
 

@@ -27,6 +27,10 @@ export class RedisKeys {
   alive(node: string): string {
     return `${this.prefix}alive:${node}`;
   }
+  /** Set by the node that reaped `node`, read (and deleted) by `node` if it comes back. */
+  reaped(node: string): string {
+    return `${this.prefix}reaped:${node}`;
+  }
   members(node: string): string {
     return `${this.prefix}members:${node}`;
   }

@@ -42,6 +42,8 @@ export class StreamReader {
   presenceId = '0-0';
   inboxId = '0-0';
   private closed = false;
+  private held = false;
+  private onRelease: (() => void) | undefined;
   private loop: Promise<void> | undefined;
 
   constructor(
@@ -68,8 +70,30 @@ export class StreamReader {
     this.rooms.delete(room);
   }
 
+  /**
+   * Stops reading until {@link release}, and drops the reader's connection
+   * for a new one (reading on from the same ids): the command connection
+   * found Redis unreachable, and a silently cut connection would otherwise
+   * sit in its XREAD until its own socket timeout. The bus releases it once
+   * it has rebuilt, so what was said meanwhile is handed on after this
+   * node's leases are settled (a nick lost while cut off is gone before the
+   * news of its new holder arrives).
+   */
+  hold(): void {
+    if (this.closed) return;
+    this.held = true;
+    // Destroyed, not ended: an end() waits for the peer's FIN, which a cut network drops.
+    if (this.redis.status === 'ready') this.redis.stream.destroy();
+  }
+
+  release(): void {
+    this.held = false;
+    this.onRelease?.();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    this.onRelease?.();
     this.redis.disconnect(); // fails the blocked XREAD
     await this.loop;
   }
@@ -114,18 +138,29 @@ export class StreamReader {
     }
   }
 
-  /** Resolves once the reader's connection is ready (at once if it is). */
-  private ready(): Promise<void> {
-    if (this.redis.status === 'ready') return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.redis.off('ready', done);
-        this.redis.off('end', done);
-        resolve();
-      };
-      this.redis.on('ready', done);
-      this.redis.on('end', done);
-    });
+  /** Resolves once the reader's connection is ready and it is not held (at once if so). */
+  private async ready(): Promise<void> {
+    while (!this.stopped()) {
+      if (this.held) {
+        await new Promise<void>((resolve) => {
+          this.onRelease = resolve;
+        });
+        this.onRelease = undefined;
+      } else if (this.redis.status !== 'ready') {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            this.redis.off('ready', done);
+            this.redis.off('end', done);
+            resolve();
+          };
+          this.redis.on('ready', done);
+          this.redis.on('end', done);
+        });
+        if (this.redis.status === 'end') return; // closed for good: the XREAD fails, the loop sees why
+      } else {
+        return;
+      }
+    }
   }
 
   private hand(reply: unknown): void {

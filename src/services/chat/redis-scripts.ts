@@ -31,11 +31,17 @@ return 0`;
 /**
  * Takes a dead node's members out of every roster, once: the node that
  * removes it from the node set does it, and says `left` for each member on
- * the presence stream. KEYS: nodes set, the dead node's members set, the
- * presence stream; ARGV: dead node id, key prefix, presence MAXLEN, ts.
+ * the presence stream. A node whose heartbeat is back meanwhile (it was cut
+ * off and has just rebuilt) is left alone. It marks the node reaped (for
+ * ARGV[5] ms), so that if it comes back it says `joined` again for its
+ * members. KEYS: nodes set, the dead node's members set, the presence
+ * stream, its heartbeat key, its reaped mark; ARGV: dead node id, key
+ * prefix, presence MAXLEN, ts, mark TTL.
  */
 export const REAP_NODE = `
+if redis.call('EXISTS', KEYS[4]) == 1 then return -1 end
 if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return -1 end
+redis.call('SET', KEYS[5], '1', 'PX', ARGV[5])
 local members = redis.call('SMEMBERS', KEYS[2])
 for _, m in ipairs(members) do
   local sp = string.find(m, ' ', 1, true)
@@ -49,3 +55,19 @@ for _, m in ipairs(members) do
 end
 redis.call('DEL', KEYS[2])
 return #members`;
+
+/**
+ * Takes a member who left while this node could not reach Redis out of a
+ * room's roster, and says so on the presence stream — unless someone else
+ * holds the nick now (a node cut off may not remove the new holder) or it is
+ * not in the roster any more (the node was reaped meanwhile: the others were
+ * told already). KEYS: roster, the nick's lease, the presence stream; ARGV:
+ * this node, room, nick, reason, ts, presence MAXLEN. Returns 1 if it said so.
+ */
+export const LEFT_WHILE_DOWN = `
+local v = redis.call('GET', KEYS[2])
+if v and string.sub(v, 1, #ARGV[1] + 1) ~= ARGV[1] .. ':' then return 0 end
+if redis.call('ZREM', KEYS[1], ARGV[3]) == 0 then return 0 end
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'node', ARGV[1], 'type', 'left',
+  'ts', ARGV[5], 'room', ARGV[2], 'nick', ARGV[3], 'reason', ARGV[4])
+return 1`;

@@ -10,6 +10,8 @@ import {
   CLUSTER_EVENT_STREAM_LENGTH,
   CLUSTER_HEARTBEAT_MISSES,
   CLUSTER_MAX_BACKOFF_MS,
+  CLUSTER_READ_BLOCK_MS,
+  CLUSTER_REAPED_MARK_MS,
 } from './limits.js';
 import { WAKE_FIELDS, nodeOk, presenceFields, type RedisKeys } from './redis-entries.js';
 import { REAP_NODE, RENEW_LEASES } from './redis-scripts.js';
@@ -20,6 +22,16 @@ import { REAP_NODE, RENEW_LEASES } from './redis-scripts.js';
  * The command connection times commands out and pipelines what is sent in
  * one event-loop turn as one write (a sender's burst of says is one system
  * call, not one each; order is kept); the reader's XREAD blocks.
+ *
+ * A network that silently drops packets (a cut cable, a firewall) never
+ * closes a TCP connection by itself: without a deadline a node cut off from
+ * Redis would never see `close`, never tell its users the cluster is down,
+ * and never reconnect and rebuild when the network heals. The reader drops
+ * its connection when an XREAD is unanswered past its block and the command
+ * timeout (`socketTimeout`; a read lost in flight changes nothing); the
+ * command connection is reset by the bus when a command times out
+ * (redis-bus.ts: `abort`), not closed, so that what is still unsent in it
+ * is discarded rather than delivered after the heal.
  */
 // Inferred, not annotated RedisOptions: under exactOptionalPropertyTypes
 // ioredis's own RedisOptions is not assignable to its constructor's parameter.
@@ -30,7 +42,9 @@ export function redisOptions(password: string | undefined, timeout: boolean) {
     maxRetriesPerRequest: 0,
     connectTimeout: CLUSTER_COMMAND_TIMEOUT_MS,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), CLUSTER_MAX_BACKOFF_MS),
-    ...(timeout ? { commandTimeout: CLUSTER_COMMAND_TIMEOUT_MS, enableAutoPipelining: true } : {}),
+    ...(timeout
+      ? { commandTimeout: CLUSTER_COMMAND_TIMEOUT_MS, enableAutoPipelining: true }
+      : { socketTimeout: CLUSTER_READ_BLOCK_MS + CLUSTER_COMMAND_TIMEOUT_MS }),
     ...(password !== undefined ? { password } : {}),
   } satisfies RedisOptions;
 }
@@ -95,14 +109,17 @@ export async function heartbeat(
     if (alive[i] !== 0) continue;
     const members = (await cmd.eval(
       REAP_NODE,
-      3,
+      5,
       keys.nodes,
       keys.members(dead),
       keys.presence,
+      keys.alive(dead),
+      keys.reaped(dead),
       dead,
       keys.prefix,
       CLUSTER_EVENT_STREAM_LENGTH,
       Date.now(),
+      CLUSTER_REAPED_MARK_MS,
     )) as number;
     if (members !== -1) reaped.push({ node: dead, members });
   }

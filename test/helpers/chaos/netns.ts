@@ -114,6 +114,17 @@ export class Netns {
     );
   }
 
+  /**
+   * Drops everything between a client inside the namespace and `port`
+   * outside it (e.g. Redis), both ways: no reset, no FIN, packets vanish.
+   */
+  cutOff(port: number): void {
+    this.nft(
+      `add rule inet chaos output tcp dport ${port} drop\n` +
+        `add rule inet chaos input tcp sport ${port} drop\n`,
+    );
+  }
+
   /** Removes every fault rule. */
   clear(): void {
     this.nft('flush chain inet chaos input\nflush chain inet chaos output\n');
@@ -152,3 +163,6 @@ export class Netns {
 
 /** The server script run inside a namespace (see ns-server.ts). */
 export const NS_SERVER = fileURLToPath(new URL('./ns-server.ts', import.meta.url));
+
+/** A chat node on a Redis bus, run inside a namespace or beside it (see ns-chat-node.ts). */
+export const NS_CHAT_NODE = fileURLToPath(new URL('./ns-chat-node.ts', import.meta.url));
