@@ -120,7 +120,9 @@ interface Slot {
 
 function endpointOf(worker: Worker): IpcEndpoint {
   return {
-    send: (message) => worker.send(message as object),
+    // A channel whose worker just died fails with EPIPE: with a callback that is
+    // an argument, not an 'error' event (uncaught, it would end the primary).
+    send: (message) => worker.send(message as object, undefined, undefined, () => undefined),
     on: (event: string, listener: (message: unknown) => void) => worker.on(event, listener),
     off: (event: string, listener: (message: unknown) => void) => worker.off(event, listener),
     isConnected: () => worker.isConnected(),
@@ -174,6 +176,10 @@ class Primary {
     slot.services = undefined;
     const worker = cluster.fork({ [WORKER_ENV]: String(slot.index) });
     slot.worker = worker;
+    // The primary must outlive any worker: an IPC write to one that just died is not fatal.
+    worker.on('error', (err: Error) => {
+      this.log.debug({ event: 'worker_ipc_error', worker: slot.index, err: err.message });
+    });
     this.hub?.attach(worker.id, endpointOf(worker));
     worker.on('message', (raw: unknown) => {
       this.control(slot, worker, raw);
@@ -255,7 +261,8 @@ class Primary {
     for (const slot of this.slots) clearTimeout(slot.timer);
     this.hub?.stop();
     for (const w of this.live()) {
-      if (w.isConnected()) w.send({ ch: CONTROL, kind: 'stop' });
+      if (w.isConnected())
+        w.send({ ch: CONTROL, kind: 'stop' }, undefined, undefined, () => undefined);
       else w.process.kill('SIGTERM');
     }
     this.stopTimer = setTimeout(() => {
@@ -302,7 +309,12 @@ async function worker(names: string[], options: ServeOptions): Promise<void> {
       running,
       logger,
       () => {
-        process.send?.({ ch: CONTROL, kind: 'ready', services: describe(running) });
+        process.send?.(
+          { ch: CONTROL, kind: 'ready', services: describe(running) },
+          undefined,
+          undefined,
+          () => undefined,
+        );
       },
       (stop) => {
         stopNow = stop;

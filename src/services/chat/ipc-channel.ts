@@ -28,7 +28,9 @@ export function parentEndpoint(): IpcEndpoint {
     throw new InternalError('the IPC chat bus needs an IPC channel to a parent process');
   }
   return {
-    send: (message) => send(message),
+    // A primary that is gone fails the write (EPIPE): reported to the callback, not thrown
+    // as an 'error' event; the channel's 'disconnect' ends the bus.
+    send: (message) => send(message, undefined, undefined, () => undefined),
     on: (event: 'message' | 'disconnect', listener: (message: unknown) => void) =>
       process.on(event, listener),
     off: (event: 'message' | 'disconnect', listener: (message: unknown) => void) =>
