@@ -7,7 +7,9 @@
  * Room messages are the exception: a remote bus keeps one sender's messages
  * in order by itself (one connection, one stream), so up to
  * MAX_PENDING_SAYS of them are on their way at once instead of one round
- * trip each; a refused one is still reported to its sender.
+ * trip each; a refused one is still reported to its sender. Any other input
+ * waits until the says before it are settled, so a say followed by a quit, a
+ * FIN or a /part takes effect (and is answered) first.
  */
 import { ServiceError, SockitError, fromSystemError } from '../../errors.js';
 import type { ChatBroker, Step } from './broker.js';
@@ -30,6 +32,12 @@ function pipelined(step: Step): Step {
   return step;
 }
 
+/** Whether a queued input is a room message (which may be pipelined). */
+function isSay(work: Work): boolean {
+  if (work.kind === 'request') return work.request.type === 'say';
+  return work.kind === 'line' && parseTextLine(work.line).kind === 'say';
+}
+
 /** Reads the client again unless something else still holds its input. */
 function resumeIfReady(session: Session): void {
   if (session.ready) session.conn.resume();
@@ -45,6 +53,13 @@ export class Dispatcher {
   drain(session: Session): void {
     while (session.ready && session.queue.length > 0) {
       const work = session.queue[0] as Work;
+      if (session.pendingSays > 0 && !isSay(work)) {
+        // Anything else waits for the says before it (a quit, a FIN, a /part, a
+        // who): their receipts and errors come first, and their XADDs are first.
+        session.saysBarrier = true;
+        session.conn.pause();
+        return;
+      }
       if (needsToken(work) && !this.takeToken(session)) {
         this.slowDown(session);
         return;
@@ -98,8 +113,10 @@ export class Dispatcher {
     }
     const settled = (): void => {
       session.pendingSays--;
-      if (!session.saysFull) return;
+      const barrierDone = session.saysBarrier && session.pendingSays === 0;
+      if (!session.saysFull && !barrierDone) return;
       session.saysFull = false;
+      if (barrierDone) session.saysBarrier = false;
       if (session.gone) return;
       resumeIfReady(session);
       this.drain(session);

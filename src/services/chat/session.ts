@@ -59,6 +59,8 @@ export class Session {
   pendingSays = 0;
   /** It has MAX_PENDING_SAYS out: input waits until one is accepted. */
   saysFull = false;
+  /** Input other than a say waits until every pending say is settled. */
+  saysBarrier = false;
   resumeTimer: NodeJS.Timeout | undefined;
   graceTimer: NodeJS.Timeout | undefined;
   tokens: number;
@@ -83,7 +85,7 @@ export class Session {
 
   /** Whether its input may be acted on now. */
   get ready(): boolean {
-    return !this.paused && !this.waiting && !this.saysFull && !this.gone;
+    return !this.paused && !this.waiting && !this.saysFull && !this.saysBarrier && !this.gone;
   }
 }
 

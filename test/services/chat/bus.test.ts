@@ -207,6 +207,43 @@ describe('chat over an asynchronous bus', () => {
     },
   );
 
+  it(
+    'a say followed by a quit or the end of input is settled first: its echo or refusal reaches its sender',
+    T,
+    async (t) => {
+      const bus = new AsyncBus();
+      const { tcp } = await startChat(t, { bus });
+      const ann = await FramedPeer.connect(t, tcp);
+      const bob = await FramedPeer.connect(t, tcp);
+      await ann.join('dev', 'ann');
+      await bob.join('dev', 'bob');
+      // Up: a say and a quit in one write; ann hears her message before she is gone.
+      ann.socket.write(
+        Buffer.concat([
+          frame(JSON.stringify({ type: 'say', room: 'dev', text: 'last words' })),
+          frame(JSON.stringify({ type: 'quit' })),
+        ]),
+      );
+      await bob.wait((e) => e.type === 'left' && e.nick === 'ann');
+      assert.ok(
+        ann.events.items.some((e) => e.type === 'message' && e.text === 'last words'),
+        'the say took effect before the quit',
+      );
+      const left = bob.events.items.findIndex((e) => e.type === 'left' && e.nick === 'ann');
+      const said = bob.events.items.findIndex(
+        (e) => e.type === 'message' && e.text === 'last words',
+      );
+      assert.ok(said >= 0 && said < left, 'others too: the message, then the leave');
+      // Down: a say, then FIN; the refusal still reaches the sender.
+      const cy = await FramedPeer.connect(t, tcp);
+      await cy.join('dev', 'cy');
+      bus.down = true;
+      cy.socket.end(frame(JSON.stringify({ type: 'say', room: 'dev', text: 'lost', ref: 'r1' })));
+      const refused = await cy.wait((e) => e.type === 'error' && e.ref === 'r1');
+      assert.equal(refused.code, 'CLUSTER_UNAVAILABLE');
+    },
+  );
+
   it('a client that cannot get a nick while the bus is down is told and closed', T, async (t) => {
     const bus = new AsyncBus();
     const { tcp, server } = await startChat(t, { bus });
