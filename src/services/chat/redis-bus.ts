@@ -23,6 +23,7 @@ import { silentLogger, type Logger } from '../../log.js';
 import type { BusPrivateMessage, BusRoomMessage, ChatBus, ChatBusHandlers } from './bus.js';
 import {
   CLUSTER_EVENT_STREAM_LENGTH,
+  CLUSTER_MAX_BACKOFF_MS,
   DEFAULT_CLUSTER_HEARTBEAT_MS,
   DEFAULT_CLUSTER_NICK_TTL_MS,
   DEFAULT_CLUSTER_STREAM_LENGTH,
@@ -156,16 +157,7 @@ export class RedisChatBus implements ChatBus {
       this.reader?.hold(); // reads on once the rebuild has settled the leases
     });
     cmd.on('ready', () => {
-      void this.rebuild().then(
-        () => {
-          this.reader?.release();
-          this.setUp(true);
-        },
-        (err: unknown) => {
-          this.abort(err);
-          this.log.warn({ event: 'cluster_rebuild_failed', err: (err as Error).message });
-        },
-      );
+      this.rebuildUntilUp(cmd, 0);
     });
     this.reader.start();
     this.every(this.heartbeatMs, () => this.heartbeat());
@@ -393,6 +385,35 @@ export class RedisChatBus implements ChatBus {
    * network heals; a reset discards it. (A TLS socket cannot be reset: it
    * is closed, and a refused say may then still arrive.)
    */
+  /**
+   * Rebuilds leases, members and heartbeat after a reconnect, and only then
+   * reads on and says the cluster is back. A rebuild that fails on a live
+   * connection (OOM under maxmemory, READONLY after a failover, NOPERM) is
+   * tried again with backoff: no new 'ready' would come to retry it.
+   */
+  private rebuildUntilUp(cmd: Redis, attempt: number): void {
+    if (this.closed || this.up) return;
+    void this.rebuild().then(
+      () => {
+        this.reader?.release();
+        this.setUp(true);
+      },
+      (err: unknown) => {
+        this.abort(err);
+        this.log.warn({ event: 'cluster_rebuild_failed', err: (err as Error).message, attempt });
+        const timer = setTimeout(
+          () => {
+            this.timers = this.timers.filter((t) => t !== timer);
+            if (cmd.status === 'ready') this.rebuildUntilUp(cmd, attempt + 1);
+          },
+          Math.min(50 * 2 ** Math.min(attempt, 10), CLUSTER_MAX_BACKOFF_MS),
+        );
+        timer.unref();
+        this.timers.push(timer);
+      },
+    );
+  }
+
   private abort(err: unknown): void {
     if (!(err instanceof Error) || err.message !== 'Command timed out') return;
     const stream = this.cmd?.stream;

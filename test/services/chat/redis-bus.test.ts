@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import { RedisChatBus, type ChatServerOptions } from '../../../src/index.js';
+import { silentLogger, type LogFn, type Logger } from '../../../src/log.js';
 import { FramedPeer, TextPeer, startChat, type StartedChat } from '../../helpers/chat.js';
 import { RedisServer } from '../../helpers/redis.js';
 
@@ -176,6 +177,44 @@ describe('chat across nodes through Redis', () => {
       thief.send({ type: 'nick', nick: 'ann', ref: 'n' });
       assert.equal((await thief.wait((e) => e.ref === 'n')).code, 'NICK_TAKEN');
       assert.ok(a.bus.stats.recovered >= 1);
+    },
+  );
+
+  it(
+    'a rebuild that Redis refuses (OOM) is tried again until it works; the node does not stay down',
+    T,
+    async (t) => {
+      const redis = await RedisServer.start(t);
+      if (redis === undefined) return;
+      // The bus's warnings, to know its rebuild was refused before Redis takes writes again.
+      let rebuildFailed: () => void = () => undefined;
+      const failedOnce = new Promise<void>((resolve) => {
+        rebuildFailed = resolve;
+      });
+      const warn: LogFn = (fields) => {
+        if (fields.event === 'cluster_rebuild_failed') rebuildFailed();
+      };
+      const logger: Logger = { ...silentLogger, warn, child: () => logger };
+      const bus = new RedisChatBus({ url: redis.url(), ...FAST, logger });
+      const a = await startChat(t, { bus });
+      const nc = await TextPeer.connect(t, a.tcp);
+      nc.line('/nick ann');
+      await nc.waitLine('is now known as ann');
+      const r = raw(t, redis);
+      // Every write refused from now on; then drop the node's connections (not ours).
+      await r.config('SET', 'maxmemory-policy', 'noeviction');
+      await r.config('SET', 'maxmemory', '1');
+      await r.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      await nc.waitLine('error CLUSTER_UNAVAILABLE:');
+      // The node reconnects at once, but its rebuild (lease renewals, members) fails with OOM.
+      await failedOnce;
+      await r.config('SET', 'maxmemory', '0');
+      await nc.waitLine('* the chat cluster is back');
+      nc.line('still here');
+      const bob = await FramedPeer.connect(t, a.tcp);
+      await bob.join('lobby', 'bob');
+      nc.line('and talking');
+      await bob.wait((e) => e.type === 'message' && e.text === 'and talking');
     },
   );
 });
