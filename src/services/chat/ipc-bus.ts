@@ -25,6 +25,7 @@ import {
   type WorkerMessageBody,
 } from './ipc-messages.js';
 import { IPC_CALL_TIMEOUT_MS, IPC_MAX_PENDING_CALLS } from './limits.js';
+import { nickKey } from './messages.js';
 
 /** Options of {@link IpcChatBus}. */
 export interface IpcChatBusOptions {
@@ -55,6 +56,19 @@ interface Pending {
 const unavailable = (why: string): ServiceError =>
   new ServiceError('CLUSTER_UNAVAILABLE', `the chat hub is unreachable (${why}): send again`);
 
+/** Calls that timed out: the hub may still act on them later. */
+const timeouts = new WeakSet<ServiceError>();
+
+function timedOut(why: string): ServiceError {
+  const err = unavailable(why);
+  timeouts.add(err);
+  return err;
+}
+
+function isTimeout(err: unknown): boolean {
+  return err instanceof ServiceError && timeouts.has(err);
+}
+
 /** The {@link ChatBus} of a `sockit serve --workers` worker: the primary's hub over IPC. */
 export class IpcChatBus implements ChatBus {
   readonly stats: IpcChatBusStats = { malformed: 0, timeouts: 0 };
@@ -66,6 +80,8 @@ export class IpcChatBus implements ChatBus {
   private handlers: ChatBusHandlers | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  /** Nicks the hub has granted this worker and it has not released (by nickKey). */
+  private readonly held = new Set<string>();
   private lostHub = false;
 
   constructor(options: IpcChatBusOptions = {}) {
@@ -103,16 +119,33 @@ export class IpcChatBus implements ChatBus {
     return this.call({ kind: 'private', message });
   }
 
-  acquireNick(nick: string): Promise<boolean> {
-    return this.call({ kind: 'acquire', nick });
+  async acquireNick(nick: string): Promise<boolean> {
+    const key = nickKey(nick);
+    try {
+      const granted = await this.call({ kind: 'acquire', nick });
+      if (granted) this.held.add(key);
+      return granted;
+    } catch (err) {
+      // The hub may still grant it after we gave up: take it back (in order,
+      // on the same channel), or the nick would stay taken by nobody.
+      if (isTimeout(err) && !this.held.has(key)) this.note({ kind: 'release', nick });
+      throw err;
+    }
   }
 
   releaseNick(nick: string): void {
+    this.held.delete(nickKey(nick));
     this.note({ kind: 'release', nick });
   }
 
   async join(room: string, nick: string, ts: number): Promise<void> {
-    await this.call({ kind: 'join', room, nick, ts });
+    try {
+      await this.call({ kind: 'join', room, nick, ts });
+    } catch (err) {
+      // Likewise a late join would leave a member in the roster that never leaves.
+      if (isTimeout(err)) this.note({ kind: 'leave', room, nick, reason: 'quit', ts: Date.now() });
+      throw err;
+    }
   }
 
   leave(room: string, nick: string, reason: string, ts: number): void {
@@ -149,7 +182,7 @@ export class IpcChatBus implements ChatBus {
         this.pending.delete(id);
         this.stats.timeouts++;
         this.log.warn({ event: 'ipc_call_timeout', kind: body.kind, ms: this.callTimeoutMs });
-        reject(unavailable(`no answer within ${this.callTimeoutMs} ms`));
+        reject(timedOut(`no answer within ${this.callTimeoutMs} ms`));
       }, this.callTimeoutMs);
       timer.unref();
       this.pending.set(id, {

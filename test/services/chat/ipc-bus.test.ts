@@ -167,11 +167,31 @@ describe('IpcChatBus and ChatHub', () => {
     await assert.rejects(bus.roster('dev'), isUnavailable, 'past maxPendingCalls');
     await assert.rejects(first, isUnavailable, 'timed out');
     assert.equal(bus.stats.timeouts, 1);
+    // The hub may still act on a call we gave up on: the bus takes it back, in order.
+    const kinds = (): unknown[] =>
+      w.sent.map((m) => {
+        const { kind, nick, room } = m as { kind: string; nick?: string; room?: string };
+        return [kind, nick, room];
+      });
+    assert.deepEqual(kinds().slice(-1), [['release', 'ann', undefined]]);
+    await assert.rejects(bus.join('dev', 'ann', 1), isUnavailable);
+    assert.deepEqual(kinds().slice(-2), [
+      ['join', 'ann', 'dev'],
+      ['leave', 'ann', 'dev'],
+    ]);
     // A malformed answer rejects its call rather than resolving with it.
     const third = bus.acquireNick('bob');
-    w.emit('message', { ch: 'chat', kind: 'reply', id: 2, value: 'yes' });
+    const thirdId = (w.sent.at(-1) as { id: number }).id;
+    w.emit('message', { ch: 'chat', kind: 'reply', id: thirdId, value: 'yes' });
     await assert.rejects(third, isUnavailable);
     assert.equal(bus.stats.malformed, 1);
+    // A refusal that is not a timeout takes nothing back.
+    const sentBefore = w.sent.length;
+    const fourth = bus.acquireNick('cy');
+    const id = (w.sent.at(-1) as { id: number }).id;
+    w.emit('message', { ch: 'chat', kind: 'fail', id, code: 'NICK_TAKEN', message: 'taken' });
+    await assert.rejects(fourth, (err: unknown) => (err as ServiceError).code === 'NICK_TAKEN');
+    assert.equal(w.sent.length, sentBefore + 1, 'no release after a refusal');
     await bus.close();
     clearInterval(keepAlive);
   });
