@@ -3,11 +3,14 @@
  *
  *   node --import tsx --expose-gc bench/server.ts KIND [port] [--count-gc]   (from the repository root)
  *
- * - sockit:       EchoServer from the built package (dist/), reply 'echo', framing 'auto'
- * - sockit-upper: the same with the default reply 'upper' (for information)
- * - baseline:     bench/baseline/framed-echo-server.ts (hand-written node:net framed echo)
- * - baseline-loaded: the baseline in a process that has also loaded the sockit
- *                 package, unused: a heap like the sockit server's (a control)
+ * - sockit-upper: EchoServer from the built package (dist/), framing 'auto' and
+ *                 the default reply 'upper', as `sockit serve echo` runs it
+ * - sockit:       the same with reply 'echo' (information: the framing alone)
+ * - baseline-upper: bench/baseline/framed-echo-server.ts with `upper: true`
+ *                 (hand-written node:net framed server that upper-cases, SWAR in JS)
+ * - baseline:     the same without upper-casing (a framed echo)
+ * - baseline-loaded: the upper-casing baseline in a process that has also loaded
+ *                 the sockit package, unused: a heap like the sockit server's (a control)
  * - trivial:      socket.pipe(socket), raw bytes back; only the load generator's ceiling
  *
  * Started by bench/echo.bench.ts over IPC ({event:'listening',port} when
@@ -84,14 +87,17 @@ async function start(kind: ServerKind, port: number): Promise<Running> {
     // Each process loads only what its server needs: what else is on the heap
     // changes V8's GC decisions (see docs/PERFORMANCE.md, 64 KiB frames).
     case 'baseline':
+    case 'baseline-upper':
       return listenNet(
-        (await import('./baseline/framed-echo-server.js')).createFramedEchoServer(),
+        (await import('./baseline/framed-echo-server.js')).createFramedEchoServer({
+          upper: kind === 'baseline-upper',
+        }),
         port,
       );
     case 'baseline-loaded':
       await loadSockit();
       return listenNet(
-        (await import('./baseline/framed-echo-server.js')).createFramedEchoServer(),
+        (await import('./baseline/framed-echo-server.js')).createFramedEchoServer({ upper: true }),
         port,
       );
     case 'trivial':
@@ -140,7 +146,7 @@ async function main(): Promise<void> {
   const kind = process.argv[2] ?? '';
   if (!isServerKind(kind)) {
     console.error(
-      'usage: server.ts sockit|sockit-upper|baseline|baseline-loaded|trivial [port] [--count-gc]',
+      'usage: server.ts sockit|sockit-upper|baseline|baseline-upper|baseline-loaded|trivial [port] [--count-gc]',
     );
     process.exit(2);
   }
