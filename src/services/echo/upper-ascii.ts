@@ -42,13 +42,17 @@ export function upperBytes(bytes: Uint8Array, start = 0, end = bytes.length): Ui
  * that bit in those bytes only.
  */
 export function upperSwar(bytes: Uint8Array): Uint8Array {
+  return swarWith(bytes, wordsOver(bytes.buffer));
+}
+
+/** SWAR with `view`, a word view of the whole of `bytes.buffer` (or undefined: one of its own). */
+function swarWith(bytes: Uint8Array, view: Uint32Array | undefined): Uint8Array {
   const length = bytes.length;
   const offset = bytes.byteOffset;
   const head = (4 - (offset & 3)) & 3;
   if (length < head + 4) return upperBytes(bytes);
-  upperBytes(bytes, 0, head);
+  if (head !== 0) upperBytes(bytes, 0, head);
   const words = (length - head) >>> 2;
-  let view = wordsOver(bytes.buffer);
   let first = (offset + head) >>> 2;
   // A view that does not cover the range (a resizable buffer resized since): one of its own.
   if (view === undefined || first + words > view.length) {
@@ -61,7 +65,8 @@ export function upperSwar(bytes: Uint8Array): Uint8Array {
     const mask = ((low7 + 0x1f1f1f1f) & ~(low7 + 0x05050505) & ~w & 0x80808080) >>> 2;
     view[k] = w ^ mask;
   }
-  return upperBytes(bytes, head + words * 4, length);
+  const tail = head + words * 4;
+  return tail === length ? bytes : upperBytes(bytes, tail, length);
 }
 
 /**
@@ -276,4 +281,27 @@ export function upperAsciiInPlace(bytes: Uint8Array): Uint8Array {
   if (length < SWAR_FROM) return upperBytes(bytes);
   if (length < WASM_FROM) return upperSwar(bytes);
   return upperWasm(bytes);
+}
+
+let sourceOf: Uint8Array | undefined;
+let sourceWords: Uint32Array | undefined;
+
+/**
+ * {@link upperAsciiInPlace} for a view on `source`'s memory (`bytes.buffer`
+ * is `source.buffer`: the caller knows, e.g. FrameDecoder's `source` while
+ * it delivers a frame). Reading `.buffer` costs about 13 ns per call on
+ * Node 20, a third of SWAR's time on a 64-byte frame; here it is read once
+ * per source, so once per socket read for all its frames.
+ */
+export function upperAsciiInPlaceOf(bytes: Uint8Array, source: Uint8Array | undefined): Uint8Array {
+  const length = bytes.length;
+  if (length < SWAR_FROM) return upperBytes(bytes);
+  if (length >= WASM_FROM) return upperWasm(bytes);
+  if (source === undefined) return upperSwar(bytes);
+  if (source !== sourceOf) {
+    sourceWords = wordsOver(source.buffer);
+    // Kept only with its view: a source too large for one is not held.
+    sourceOf = sourceWords === undefined ? undefined : source;
+  }
+  return swarWith(bytes, sourceWords);
 }

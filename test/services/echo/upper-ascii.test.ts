@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import {
   SWAR_FROM,
   upperAsciiInPlace,
+  upperAsciiInPlaceOf,
   upperBytes,
   upperSwar,
   upperWasm,
@@ -25,6 +26,7 @@ const PATHS: readonly (readonly [string, (b: Uint8Array) => Uint8Array])[] = [
   ['SWAR', upperSwar],
   ['wasm SIMD', upperWasm],
   ['upperAsciiInPlace', upperAsciiInPlace],
+  ['upperAsciiInPlaceOf', (b) => upperAsciiInPlaceOf(b, new Uint8Array(b.buffer))],
 ];
 
 /**
