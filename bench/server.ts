@@ -3,7 +3,8 @@
  *
  *   node --import tsx --expose-gc bench/server.ts KIND [port] [--count-gc]   (from the repository root)
  *
- * - sockit-upper: EchoServer from the built package (dist/), framing 'auto' and
+ * - sockit-upper: EchoServer from the built package (dist/, its `sockit/echo`
+ *                 entry, as `sockit serve echo` loads it), framing 'auto' and
  *                 the default reply 'upper', as `sockit serve echo` runs it
  * - sockit:       the same with reply 'echo' (information: the framing alone)
  * - baseline-upper: bench/baseline/framed-echo-server.ts with `upper: true`
@@ -28,6 +29,7 @@ import {
   type ServerStats,
 } from './protocol.js';
 import type * as Sockit from '../src/index.js';
+import type * as SockitEcho from '../src/services/echo/index.js';
 
 const HOST = '127.0.0.1';
 
@@ -45,6 +47,20 @@ async function loadSockit(): Promise<typeof Sockit> {
   const url = pathToFileURL(resolve(process.env.SOCKIT_BENCH_DIST ?? 'dist', 'index.js')).href;
   try {
     return (await import(url)) as typeof Sockit;
+  } catch (err) {
+    throw new Error(`cannot load ${url}: run \`npm run build\` first (${String(err)})`);
+  }
+}
+
+/**
+ * The echo service's own entry of the same build (`sockit/echo`): what
+ * `sockit serve echo` loads (with sockit/core), not the whole library.
+ */
+async function loadEcho(): Promise<typeof SockitEcho> {
+  const dist = process.env.SOCKIT_BENCH_DIST ?? 'dist';
+  const url = pathToFileURL(resolve(dist, 'services', 'echo', 'index.js')).href;
+  try {
+    return (await import(url)) as typeof SockitEcho;
   } catch (err) {
     throw new Error(`cannot load ${url}: run \`npm run build\` first (${String(err)})`);
   }
@@ -75,7 +91,7 @@ async function start(kind: ServerKind, port: number): Promise<Running> {
   switch (kind) {
     case 'sockit':
     case 'sockit-upper': {
-      const { EchoServer } = await loadSockit();
+      const { EchoServer } = await loadEcho();
       const server = new EchoServer({
         framing: 'auto',
         reply: kind === 'sockit' ? 'echo' : 'upper',
