@@ -4,8 +4,8 @@
  * that upper-cases too, in the same run, on loopback; `echo` mode against a
  * framed echo for information. See docs/PERFORMANCE.md.
  *
- *   npm run bench                      full run (~3-4 min on 2 cores)
- *   npm run bench -- --quick           shorter runs, fewer repeats (~1 min)
+ *   npm run bench                      full run (~6 min on 2 cores)
+ *   npm run bench -- --quick           shorter runs, fewer repeats (~2 min)
  *   npm run bench -- --update-docs     also rewrite the results in docs/PERFORMANCE.md
  *   npm run bench -- --only rr-16,idle scenarios by id (see SCENARIOS)
  *   npm run bench -- --runs 7 --duration 2000 --cpu-prof --count-gc
