@@ -269,7 +269,9 @@ export function upperWasm(bytes: Uint8Array): Uint8Array {
  * one read share it), its fixed cost is about 20 ns where that view is
  * reused (2026-12-07, same machine: 16 B 27 ns, 32 B 28, 64 B 38, 128 B 68,
  * 256 B 116; the byte loop 15, 48, 86, 167, 325; wasm 66, 68, 74, 78, 99):
- * the crossings moved to about 24 and 190 bytes.
+ * the crossings moved to about 24 and 190 bytes (160 is taken for the
+ * second: nothing was measured between 128 and 256, and wasm's cost is the
+ * steadier of the two there).
  */
 export const SWAR_FROM = 24;
 /** From this many bytes on the wasm kernel (when there is one) beats SWAR. */
@@ -283,6 +285,11 @@ export function upperAsciiInPlace(bytes: Uint8Array): Uint8Array {
   return upperWasm(bytes);
 }
 
+/**
+ * The last source {@link upperAsciiInPlaceOf} was given and its word view:
+ * one buffer of at most CACHED_VIEW_MAX for the whole process, kept until
+ * the next source replaces it.
+ */
 let sourceOf: Uint8Array | undefined;
 let sourceWords: Uint32Array | undefined;
 
