@@ -1,9 +1,11 @@
 /**
- * `npm run bench`: the echo service against a hand-written node:net framed
- * echo, in the same run, on loopback. See docs/PERFORMANCE.md.
+ * `npm run bench`: the echo service in its default mode (`upper`, as
+ * `sockit serve echo` runs it) against a hand-written node:net framed server
+ * that upper-cases too, in the same run, on loopback; `echo` mode against a
+ * framed echo for information. See docs/PERFORMANCE.md.
  *
- *   npm run bench                      full run (~3-4 min on 2 cores)
- *   npm run bench -- --quick           shorter runs, fewer repeats (~1 min)
+ *   npm run bench                      full run (~6 min on 2 cores)
+ *   npm run bench -- --quick           shorter runs, fewer repeats (~2 min)
  *   npm run bench -- --update-docs     also rewrite the results in docs/PERFORMANCE.md
  *   npm run bench -- --only rr-16,idle scenarios by id (see SCENARIOS)
  *   npm run bench -- --runs 7 --duration 2000 --cpu-prof --count-gc
@@ -77,14 +79,22 @@ const SERVER_SCRIPT = `${JS_DIR}/server.js`;
 const LOADGEN_SCRIPT = `${JS_DIR}/loadgen.js`;
 const DOC = `${BENCH_DIR}../docs/PERFORMANCE.md`;
 
-/** Targets from the issue: throughput ratios ≥ 1.0 within noise, RSS ≤ 1.2× the baseline. */
+/** Targets from the issue (#15 §2): throughput ratios ≥ 1.0 within noise, RSS ≤ 1.2× the baseline. */
 const RSS_LIMIT = 1.2;
+/** 64 KiB frames upper-cased at ≥ 0.9× the speed of `echo` mode (the transform must cost almost nothing). */
+const UPPER_OVER_ECHO = 0.9;
+/** The headline pair: sockit's default mode against the upper-casing baseline. */
+const SOCKIT: ServerKind = 'sockit-upper';
+const BASELINE: ServerKind = 'baseline-upper';
+/** The information pair: `reply: 'echo'` against the framed echo. */
+const SOCKIT_ECHO: ServerKind = 'sockit';
+const BASELINE_ECHO: ServerKind = 'baseline';
 
 // ---------------------------------------------------------------- options
 
 interface Options {
   runs: number;
-  /** Runs of the trivial and sockit-upper servers (information only). */
+  /** Runs of the trivial and base+pkg servers (information only). */
   extraRuns: number;
   warmupMs: number;
   durationMs: number;
@@ -101,7 +111,7 @@ interface Options {
 }
 
 function parseOnly(list: string): Set<string> {
-  const known = [...SCENARIOS.map((s) => s.id), 'idle'];
+  const known = [...SCENARIOS.map((s) => s.id), 'idle', 'peak-rss'];
   const ids = new Set(list.split(','));
   for (const id of ids) {
     if (!known.includes(id)) {
@@ -135,7 +145,7 @@ function parseOptions(): Options {
         'usage: npm run bench -- [--quick] [--runs N] [--duration MS] [--warmup MS]',
         '                        [--idle-connections N] [--only ID,…] [--update-docs]',
         '                        [--cpu-prof] [--count-gc] [--from .bench-results/echo-….json]',
-        `scenarios: ${[...SCENARIOS.map((s) => s.id), 'idle'].join(', ')}`,
+        `scenarios: ${[...SCENARIOS.map((s) => s.id), 'idle', 'peak-rss'].join(', ')}`,
       ].join('\n'),
     );
     process.exit(0);
@@ -161,7 +171,7 @@ function parseOptions(): Options {
 
 // ---------------------------------------------------------------- scenarios
 
-type Metric = 'msgs/s' | 'req/s' | 'MB/s';
+type Metric = 'msgs/s' | 'req/s' | 'MB/s' | 'conns/s';
 
 interface Scenario {
   id: string;
@@ -169,6 +179,11 @@ interface Scenario {
   metric: Metric;
   spec(port: number, options: Options): RunSpec;
 }
+
+/** Clients connecting at once in the accept scenario. */
+const ACCEPT_CONCURRENCY = 16;
+/** The load under which peak RSS is read: rr-128. */
+const PEAK_SCENARIO = 'rr-128';
 
 const SCENARIOS: readonly Scenario[] = [
   {
@@ -181,6 +196,21 @@ const SCENARIOS: readonly Scenario[] = [
       frameSize: 64,
       connections: 1,
       windowFrames: 4096,
+      batchFrames: 256,
+      warmupMs: o.warmupMs,
+      durationMs: o.durationMs,
+    }),
+  },
+  {
+    id: 'pipeline-64x8',
+    title: 'pipelined 64 B frames, 8 conns',
+    metric: 'msgs/s',
+    spec: (port, o) => ({
+      mode: 'pipeline',
+      port,
+      frameSize: 64,
+      connections: 8,
+      windowFrames: 1024,
       batchFrames: 256,
       warmupMs: o.warmupMs,
       durationMs: o.durationMs,
@@ -210,6 +240,19 @@ const SCENARIOS: readonly Scenario[] = [
       connections: 1,
       windowFrames: 16,
       batchFrames: 1,
+      warmupMs: o.warmupMs,
+      durationMs: o.durationMs,
+    }),
+  },
+  {
+    id: 'accept',
+    title: 'connection accept, 16 at once',
+    metric: 'conns/s',
+    spec: (port, o) => ({
+      mode: 'accept',
+      port,
+      frameSize: 64,
+      connections: ACCEPT_CONCURRENCY,
       warmupMs: o.warmupMs,
       durationMs: o.durationMs,
     }),
@@ -348,9 +391,9 @@ function describe(metric: Metric, sample: Sample): string {
   );
 }
 
-/** The servers of a throughput scenario: the two compared, then the information-only ones. */
-const COMPARED: readonly ServerKind[] = ['sockit', 'baseline'];
-const EXTRA: readonly ServerKind[] = ['trivial', 'baseline-loaded', 'sockit-upper'];
+/** The servers of a throughput scenario: the headline pair, the echo pair, then the information-only ones. */
+const COMPARED: readonly ServerKind[] = [SOCKIT, BASELINE, SOCKIT_ECHO, BASELINE_ECHO];
+const EXTRA: readonly ServerKind[] = ['trivial', 'baseline-loaded'];
 
 async function measureRun(
   server: ServerProcess,
@@ -411,7 +454,7 @@ async function measureScenario(
       );
     }
     for (let round = 0; round < options.runs; round++) {
-      // Alternate who goes first; the information-only servers run in the first rounds.
+      // Alternate who goes first (within each pair, and which pair); the information-only servers run in the first rounds.
       const order: ServerKind[] = round % 2 === 0 ? [...COMPARED] : [...COMPARED].reverse();
       if (round < options.extraRuns) order.push(...EXTRA);
       for (const kind of order) {
@@ -441,7 +484,7 @@ async function measureScenario(
 async function measureIdle(loadgen: LoadGenerator, options: Options): Promise<IdleRun[]> {
   const runs: IdleRun[] = [];
   for (let round = 0; round < options.idleRuns; round++) {
-    const order: ServerKind[] = round % 2 === 0 ? ['sockit', 'baseline'] : ['baseline', 'sockit'];
+    const order: ServerKind[] = round % 2 === 0 ? [SOCKIT, BASELINE] : [BASELINE, SOCKIT];
     for (const kind of order) {
       const server = await ServerProcess.start(kind, options);
       try {
@@ -490,6 +533,45 @@ async function measureIdle(loadgen: LoadGenerator, options: Options): Promise<Id
   return runs;
 }
 
+/** Peak RSS (VmHWM) of a fresh server process through one run of rr-128. */
+interface PeakRun {
+  kind: ServerKind;
+  /** VmRSS once listening, before any load (KiB). */
+  startKiB: number;
+  /** VmHWM after the run (KiB). */
+  peakKiB: number;
+  value: number;
+}
+
+async function measurePeak(loadgen: LoadGenerator, options: Options): Promise<PeakRun[]> {
+  const scenario = SCENARIOS.find((s) => s.id === PEAK_SCENARIO);
+  if (!scenario) throw new Error(`no scenario ${PEAK_SCENARIO}`);
+  const runs: PeakRun[] = [];
+  for (let round = 0; round < options.idleRuns; round++) {
+    const order: ServerKind[] = round % 2 === 0 ? [SOCKIT, BASELINE] : [BASELINE, SOCKIT];
+    for (const kind of order) {
+      const server = await ServerProcess.start(kind, options);
+      try {
+        await sleep(300);
+        const startKiB = await server.rssKiB();
+        const result = await loadgen.run(scenario.spec(server.port, options));
+        const peakKiB = await processRssKiB(server.pid, true);
+        const value = valueOf(scenario.metric, result);
+        runs.push({ kind, startKiB, peakKiB, value });
+        log(
+          `  peak RSS round ${round + 1}/${options.idleRuns} ${kind.padEnd(15)} ` +
+            `${(startKiB / 1024).toFixed(1)} MiB at start, peak ${(peakKiB / 1024).toFixed(1)} MiB ` +
+            `under ${scenario.id} (${formatCount(value)} ${scenario.metric})`,
+        );
+      } finally {
+        await server.stop();
+      }
+      await sleep(200);
+    }
+  }
+  return runs;
+}
+
 // ---------------------------------------------------------------- report
 
 const HEADER = [
@@ -501,16 +583,16 @@ const HEADER = [
   'target',
   'ceiling',
   'base+pkg',
-  'upper',
 ];
 
 const LEGEND = [
+  'sockit: EchoServer in its default mode `upper` (as `sockit serve echo` runs it); baseline: the hand-written node:net framed server upper-casing with SWAR in plain JS.',
+  'echo mode rows (information): sockit `reply: echo` against the same baseline with upper-casing off.',
   'ratio: sockit/baseline medians (throughput: higher is better; latency and RSS: lower is better).',
   'noise: half the run-to-run range, the larger of the two servers.',
-  'target: throughput ratio ≥ 1.0 within noise; RSS ratio ≤ 1.2 with every connection alive.',
+  `target: throughput ratio ≥ 1.0 within noise; idle and peak RSS ratio ≤ ${RSS_LIMIT} (every idle connection alive); 64 KiB upper ÷ echo ≥ ${UPPER_OVER_ECHO} within noise.`,
   'ceiling: the same load against a trivial pipe server (the load generator’s own limit).',
-  'base+pkg: the baseline in a process that has also loaded the sockit package (a control).',
-  'upper: sockit with the default reply mode `upper` (upper-cases every payload).',
+  'base+pkg: the upper-casing baseline in a process that has also loaded the sockit package (a control).',
 ];
 
 function fmtMetric(metric: Metric, value: number | undefined): string {
@@ -522,22 +604,24 @@ function fmtMicros(us: number | undefined): string {
   return us === undefined || Number.isNaN(us) ? '–' : formatNumber(us);
 }
 
-function throughputRows(result: ScenarioResult, report: Report): void {
+/** Rows of one scenario: the headline pair (with a target), or the echo pair (information). */
+function throughputRows(result: ScenarioResult, report: Report, headline: boolean): void {
   const { scenario, samples } = result;
-  const s = samples.sockit;
-  const b = samples.baseline;
+  const s = samples[headline ? SOCKIT : SOCKIT_ECHO];
+  const b = samples[headline ? BASELINE : BASELINE_ECHO];
   if (!s || !b) return;
+  const title = headline ? scenario.title : `echo mode: ${scenario.title}`;
   const sm = median(s.map((x) => x.value));
   const bm = median(b.map((x) => x.value));
   const ratio = sm / bm;
   const noise = Math.max(spread(s.map((x) => x.value)), spread(b.map((x) => x.value)));
   const ok = ratio >= 1 - noise;
-  if (!ok)
+  if (headline && !ok)
     report.failures.push(
       `${scenario.title}: sockit/baseline ${formatRatio(ratio)} (noise ${formatPercent(noise)})`,
     );
   const ceiling = medianOf(samples.trivial, (x) => x.value);
-  if (ceiling !== undefined && ceiling < Math.max(sm, bm) * 1.1) {
+  if (headline && ceiling !== undefined && ceiling < Math.max(sm, bm) * 1.1) {
     report.notes.push(
       `${scenario.title}: the load generator's ceiling (${fmtMetric(scenario.metric, ceiling)}) is not clearly above both servers; this row may be limited by the load generator`,
     );
@@ -545,7 +629,7 @@ function throughputRows(result: ScenarioResult, report: Report): void {
   const pct = (xs: Sample[], pick: (x: Sample) => number): string =>
     `${(medianOf(xs, pick) ?? Number.NaN).toFixed(0)}%`;
   report.notes.push(
-    `${scenario.title}: CPU use (median, % of one core): server ${pct(s, (x) => x.serverCpu)} sockit, ` +
+    `${title}: CPU use (median, % of one core): server ${pct(s, (x) => x.serverCpu)} sockit, ` +
       `${pct(b, (x) => x.serverCpu)} baseline; load generator ${pct([...s, ...b], (x) => x.loadgenCpu)}; ` +
       `kernel softirq ${pct([...s, ...b], (x) => x.irqCpu)}; steal ${pct([...s, ...b], (x) => x.stealCpu)}; ` +
       `other processes ${pct([...s, ...b], (x) => x.otherCpu)}`,
@@ -554,24 +638,26 @@ function throughputRows(result: ScenarioResult, report: Report): void {
     xs ? `${medianOf(xs, (x) => x.gcMajor) ?? 0}` : '–';
   if ((medianOf(s, (x) => x.gcMajor) ?? 0) >= 10 || (medianOf(b, (x) => x.gcMajor) ?? 0) >= 10) {
     report.notes.push(
-      `${scenario.title}: major GCs per run (median): sockit ${gcs(s)}, baseline ${gcs(b)}, base+pkg ${gcs(samples['baseline-loaded'])}`,
+      `${title}: major GCs per run (median): sockit ${gcs(s)}, baseline ${gcs(b)}` +
+        (headline ? `, base+pkg ${gcs(samples['baseline-loaded'])}` : ''),
     );
   }
+  const extra = (kind: ServerKind, pick: (x: Sample) => number | undefined): number | undefined =>
+    headline ? medianOf(samples[kind], pick) : undefined;
   report.rows.push([
-    `${scenario.title} (${scenario.metric})`,
+    `${title} (${scenario.metric})`,
     fmtMetric(scenario.metric, sm),
     fmtMetric(scenario.metric, bm),
     formatRatio(ratio),
     formatPercent(noise),
-    ok ? (ratio >= 1 ? 'ok' : 'ok (noise)') : 'BELOW',
-    fmtMetric(scenario.metric, ceiling),
+    headline ? (ok ? (ratio >= 1 ? 'ok' : 'ok (noise)') : 'BELOW') : 'info',
     fmtMetric(
       scenario.metric,
-      medianOf(samples['baseline-loaded'], (x) => x.value),
+      extra('trivial', (x) => x.value),
     ),
     fmtMetric(
       scenario.metric,
-      medianOf(samples['sockit-upper'], (x) => x.value),
+      extra('baseline-loaded', (x) => x.value),
     ),
   ]);
   for (const [name, pick] of [
@@ -591,16 +677,88 @@ function throughputRows(result: ScenarioResult, report: Report): void {
       formatRatio(sl / bl),
       formatPercent(Math.max(spread(values(s)), spread(values(b)))),
       'info',
-      fmtMicros(medianOf(samples.trivial, pick)),
-      fmtMicros(medianOf(samples['baseline-loaded'], pick)),
-      fmtMicros(medianOf(samples['sockit-upper'], pick)),
+      fmtMicros(extra('trivial', pick)),
+      fmtMicros(extra('baseline-loaded', pick)),
     ]);
   }
 }
 
+/** sockit's 64 KiB frames upper-cased against the same in `echo` mode: what the transform costs. */
+function upperOverEchoRow(result: ScenarioResult, report: Report): void {
+  const u = result.samples[SOCKIT];
+  const e = result.samples[SOCKIT_ECHO];
+  if (!u || !e) return;
+  const ratio = median(u.map((x) => x.value)) / median(e.map((x) => x.value));
+  const noise = Math.max(spread(u.map((x) => x.value)), spread(e.map((x) => x.value)));
+  const ok = ratio >= UPPER_OVER_ECHO - noise;
+  if (!ok)
+    report.failures.push(
+      `${result.scenario.title}: sockit upper ÷ sockit echo ${formatRatio(ratio)} < ${UPPER_OVER_ECHO} (noise ${formatPercent(noise)})`,
+    );
+  report.rows.push([
+    `  sockit upper ÷ sockit echo (${result.scenario.metric})`,
+    fmtMetric(result.scenario.metric, median(u.map((x) => x.value))),
+    fmtMetric(result.scenario.metric, median(e.map((x) => x.value))),
+    formatRatio(ratio),
+    formatPercent(noise),
+    ok ? (ratio >= UPPER_OVER_ECHO ? 'ok' : 'ok (noise)') : 'BELOW',
+    '–',
+    '–',
+  ]);
+}
+
+function peakRows(peakRuns: PeakRun[], report: Report): void {
+  const sp = peakRuns.filter((r) => r.kind === SOCKIT);
+  const bp = peakRuns.filter((r) => r.kind === BASELINE);
+  if (sp.length === 0 || bp.length === 0) return;
+  const mib = (runs: PeakRun[], pick: (r: PeakRun) => number): number =>
+    median(runs.map(pick)) / 1024;
+  const sk = mib(sp, (r) => r.peakKiB);
+  const bk = mib(bp, (r) => r.peakKiB);
+  const ratio = sk / bk;
+  const ok = ratio <= RSS_LIMIT;
+  if (!ok)
+    report.failures.push(
+      `peak RSS under ${PEAK_SCENARIO}: sockit/baseline ${formatRatio(ratio)} > ${RSS_LIMIT}`,
+    );
+  const noise = Math.max(spread(sp.map((r) => r.peakKiB)), spread(bp.map((r) => r.peakKiB)));
+  report.rows.push([
+    `peak RSS under ${PEAK_SCENARIO}, fresh process (MiB)`,
+    formatNumber(sk),
+    formatNumber(bk),
+    formatRatio(ratio),
+    formatPercent(noise),
+    ok ? 'ok' : 'BELOW',
+    '–',
+    '–',
+  ]);
+  const start = (runs: PeakRun[]): number => mib(runs, (r) => r.startKiB);
+  report.rows.push([
+    '  RSS once listening, before load (MiB)',
+    formatNumber(start(sp)),
+    formatNumber(start(bp)),
+    formatRatio(start(sp) / start(bp)),
+    '',
+    'info',
+    '–',
+    '–',
+  ]);
+  const growth = (runs: PeakRun[]): number => mib(runs, (r) => r.peakKiB - r.startKiB);
+  report.rows.push([
+    '  peak − start (MiB)',
+    formatNumber(growth(sp)),
+    formatNumber(growth(bp)),
+    formatRatio(growth(sp) / growth(bp)),
+    '',
+    'info',
+    '–',
+    '–',
+  ]);
+}
+
 function idleRows(idleRuns: IdleRun[], options: Options, report: Report): void {
-  const si = idleRuns.filter((r) => r.kind === 'sockit');
-  const bi = idleRuns.filter((r) => r.kind === 'baseline');
+  const si = idleRuns.filter((r) => r.kind === SOCKIT);
+  const bi = idleRuns.filter((r) => r.kind === BASELINE);
   if (si.length === 0 || bi.length === 0) return;
   const sk = median(si.map((r) => r.perConnKiB));
   const bk = median(bi.map((r) => r.perConnKiB));
@@ -623,24 +781,13 @@ function idleRows(idleRuns: IdleRun[], options: Options, report: Report): void {
     formatPercent(
       Math.max(spread(si.map((r) => r.perConnKiB)), spread(bi.map((r) => r.perConnKiB))),
     ),
-    ratio <= RSS_LIMIT && allAlive ? 'ok' : 'FAIL',
-    '–',
+    ratio <= RSS_LIMIT && allAlive ? 'ok' : 'BELOW',
     '–',
     '–',
   ]);
   const mib = (runs: IdleRun[]): string =>
     `${formatNumber(median(runs.map((r) => (r.rssAfterKiB - r.rssBeforeKiB) / 1024)))} MiB`;
-  report.rows.push([
-    `  server RSS growth, ${n} conns`,
-    mib(si),
-    mib(bi),
-    '',
-    '',
-    'info',
-    '–',
-    '–',
-    '–',
-  ]);
+  report.rows.push([`  server RSS growth, ${n} conns`, mib(si), mib(bi), '', '', 'info', '–', '–']);
   const alive = (runs: IdleRun[]): string =>
     runs.map((r) => `${Math.min(r.open.answered, r.check.alive)}/${r.connections}`).join(', ');
   report.notes.push(
@@ -648,10 +795,20 @@ function idleRows(idleRuns: IdleRun[], options: Options, report: Report): void {
   );
 }
 
-function buildReport(results: ScenarioResult[], idleRuns: IdleRun[], options: Options): Report {
+function buildReport(
+  results: ScenarioResult[],
+  idleRuns: IdleRun[],
+  peakRuns: PeakRun[],
+  options: Options,
+): Report {
   const report = emptyReport();
-  for (const result of results) throughputRows(result, report);
+  for (const result of results) {
+    throughputRows(result, report, true);
+    if (result.scenario.id === 'bulk-64k') upperOverEchoRow(result, report);
+  }
   idleRows(idleRuns, options, report);
+  peakRows(peakRuns, report);
+  for (const result of results) throughputRows(result, report, false);
   return report;
 }
 
@@ -673,6 +830,7 @@ interface Saved {
   options: Options;
   results: ScenarioResult[];
   idle: IdleRun[];
+  peak?: PeakRun[];
   repeated: number;
 }
 
@@ -689,6 +847,7 @@ async function measureAll(options: Options): Promise<Saved> {
   const loadgen = new LoadGenerator(LOADGEN_SCRIPT);
   const results: ScenarioResult[] = [];
   let idle: IdleRun[] = [];
+  let peak: PeakRun[] = [];
   try {
     for (const scenario of SCENARIOS) {
       if (options.only && !options.only.has(scenario.id)) continue;
@@ -699,6 +858,10 @@ async function measureAll(options: Options): Promise<Saved> {
       log(`${options.idleConnections} idle connections`);
       idle = await measureIdle(loadgen, options);
     }
+    if (!options.only || options.only.has('peak-rss')) {
+      log(`peak RSS under ${PEAK_SCENARIO}`);
+      peak = await measurePeak(loadgen, options);
+    }
   } finally {
     await loadgen.exit();
   }
@@ -708,7 +871,7 @@ async function measureAll(options: Options): Promise<Saved> {
     m.otherDuring = median(all.map((x) => x.otherCpu));
     m.stealDuring = median(all.map((x) => x.stealCpu));
   }
-  return { machine: m, options, results, idle, repeated };
+  return { machine: m, options, results, idle, peak, repeated };
 }
 
 async function save(saved: Saved): Promise<void> {
@@ -739,7 +902,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   const saved = options.from === undefined ? await measureAll(options) : await load(options.from);
   const m = saved.machine;
-  const report = buildReport(saved.results, saved.idle, saved.options);
+  const report = buildReport(saved.results, saved.idle, saved.peak ?? [], saved.options);
   if (saved.repeated > 0) {
     report.notes.push(
       `${saved.repeated} run(s) were repeated because other processes or the hypervisor took over ${DISTURBED_PCT}% of a core`,

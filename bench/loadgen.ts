@@ -10,6 +10,8 @@
  *   counted by walking their length prefixes (no copies).
  * - request:  each connection has exactly one frame outstanding; the latency
  *   of every request sent and answered inside the measured window is kept.
+ * - accept:   N clients at once, each in a loop: connect, one frame's round
+ *   trip, reset (RST: no TIME_WAIT left to eat the port range); counts cycles.
  * - idle:     opens N connections, one round trip each, holds them; later
  *   checks that every one still answers.
  *
@@ -19,6 +21,7 @@
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type {
+  AcceptSpec,
   IdleCheckResult,
   IdleOpenResult,
   LoadCommand,
@@ -374,9 +377,94 @@ async function runRequests(spec: RequestSpec): Promise<Omit<RunResult, 'cpuMs'>>
   }
 }
 
+/** One connection's cycle: connect, one frame out, its reply back, reset. */
+function acceptCycle(port: number, request: Buffer, frameSize: number): Promise<void> {
+  return openSocket(port).then(
+    (client) =>
+      new Promise<void>((resolve, reject) => {
+        const { socket } = client;
+        const counter = new ReplyCounter(frameSize);
+        const timer = setTimeout(() => {
+          socket.destroy();
+          reject(new Error('no reply within the round-trip timeout'));
+        }, ROUND_TRIP_TIMEOUT_MS);
+        socket.once('error', (err) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+        socket.once('close', () => {
+          clearTimeout(timer);
+          reject(new Error('server closed a connection during the run'));
+        });
+        client.onBytes = (buf, n) => {
+          try {
+            counter.push(buf, n);
+          } catch (err) {
+            clearTimeout(timer);
+            socket.destroy();
+            reject(err instanceof Error ? err : new Error(String(err)));
+            return;
+          }
+          if (counter.frames === 0) return;
+          clearTimeout(timer);
+          socket.removeAllListeners('close');
+          socket.on('error', () => undefined);
+          socket.resetAndDestroy();
+          resolve();
+        };
+        socket.write(request);
+      }),
+  );
+}
+
+async function runAccept(spec: AcceptSpec): Promise<Omit<RunResult, 'cpuMs'>> {
+  checkPort(spec.port);
+  checkBounds(spec.connections, spec.warmupMs + spec.durationMs);
+  const request = framesOf(spec.frameSize, 1);
+  let stopped = false;
+  let measuring = false;
+  let counted = 0;
+  let total = 0;
+  let failure: Error | undefined;
+  const worker = async (): Promise<void> => {
+    while (!stopped && failure === undefined) {
+      try {
+        await acceptCycle(spec.port, request, spec.frameSize);
+      } catch (err) {
+        failure ??= err instanceof Error ? err : new Error(String(err));
+        return;
+      }
+      total++;
+      if (measuring) counted++;
+    }
+  };
+  const workers = Promise.all(Array.from({ length: spec.connections }, worker));
+  try {
+    const [start, end] = await phases(spec, () => {
+      measuring = true;
+    });
+    measuring = false;
+    if (failure !== undefined) throw failure;
+    return {
+      frames: counted,
+      totalFrames: total,
+      payloadBytes: counted * spec.frameSize,
+      seconds: (end - start) / 1000,
+    };
+  } finally {
+    stopped = true;
+    await workers;
+  }
+}
+
 export async function run(spec: RunSpec): Promise<RunResult> {
   const before = process.cpuUsage();
-  const result = spec.mode === 'pipeline' ? await runPipeline(spec) : await runRequests(spec);
+  const result =
+    spec.mode === 'pipeline'
+      ? await runPipeline(spec)
+      : spec.mode === 'request'
+        ? await runRequests(spec)
+        : await runAccept(spec);
   const used = process.cpuUsage(before);
   return { ...result, cpuMs: (used.user + used.system) / 1000 };
 }

@@ -5,6 +5,7 @@ export const SERVER_KINDS = [
   'sockit',
   'sockit-upper',
   'baseline',
+  'baseline-upper',
   'baseline-loaded',
   'trivial',
 ] as const;
@@ -70,7 +71,21 @@ export interface RequestSpec {
   tls?: boolean;
 }
 
-export type RunSpec = PipelineSpec | RequestSpec;
+/**
+ * Connection churn: `connections` clients at once, each in a loop of connect,
+ * one frame's round trip, and a reset (no TIME_WAIT); counts completed cycles.
+ */
+export interface AcceptSpec {
+  mode: 'accept';
+  port: number;
+  frameSize: number;
+  connections: number;
+  warmupMs: number;
+  durationMs: number;
+  tls?: boolean;
+}
+
+export type RunSpec = PipelineSpec | RequestSpec | AcceptSpec;
 
 export interface RunResult {
   /** Reply frames counted in the measured window. */

@@ -3,11 +3,15 @@
  *
  *   node --import tsx --expose-gc bench/server.ts KIND [port] [--count-gc]   (from the repository root)
  *
- * - sockit:       EchoServer from the built package (dist/), reply 'echo', framing 'auto'
- * - sockit-upper: the same with the default reply 'upper' (for information)
- * - baseline:     bench/baseline/framed-echo-server.ts (hand-written node:net framed echo)
- * - baseline-loaded: the baseline in a process that has also loaded the sockit
- *                 package, unused: a heap like the sockit server's (a control)
+ * - sockit-upper: EchoServer from the built package (dist/, its `sockit/echo`
+ *                 entry, as `sockit serve echo` loads it), framing 'auto' and
+ *                 the default reply 'upper', as `sockit serve echo` runs it
+ * - sockit:       the same with reply 'echo' (information: the framing alone)
+ * - baseline-upper: bench/baseline/framed-echo-server.ts with `upper: true`
+ *                 (hand-written node:net framed server that upper-cases, SWAR in JS)
+ * - baseline:     the same without upper-casing (a framed echo)
+ * - baseline-loaded: the upper-casing baseline in a process that has also loaded
+ *                 the sockit package, unused: a heap like the sockit server's (a control)
  * - trivial:      socket.pipe(socket), raw bytes back; only the load generator's ceiling
  *
  * Started by bench/echo.bench.ts over IPC ({event:'listening',port} when
@@ -25,6 +29,7 @@ import {
   type ServerStats,
 } from './protocol.js';
 import type * as Sockit from '../src/index.js';
+import type * as SockitEcho from '../src/services/echo/index.js';
 
 const HOST = '127.0.0.1';
 
@@ -42,6 +47,20 @@ async function loadSockit(): Promise<typeof Sockit> {
   const url = pathToFileURL(resolve(process.env.SOCKIT_BENCH_DIST ?? 'dist', 'index.js')).href;
   try {
     return (await import(url)) as typeof Sockit;
+  } catch (err) {
+    throw new Error(`cannot load ${url}: run \`npm run build\` first (${String(err)})`);
+  }
+}
+
+/**
+ * The echo service's own entry of the same build (`sockit/echo`): what
+ * `sockit serve echo` loads (with sockit/core), not the whole library.
+ */
+async function loadEcho(): Promise<typeof SockitEcho> {
+  const dist = process.env.SOCKIT_BENCH_DIST ?? 'dist';
+  const url = pathToFileURL(resolve(dist, 'services', 'echo', 'index.js')).href;
+  try {
+    return (await import(url)) as typeof SockitEcho;
   } catch (err) {
     throw new Error(`cannot load ${url}: run \`npm run build\` first (${String(err)})`);
   }
@@ -72,7 +91,7 @@ async function start(kind: ServerKind, port: number): Promise<Running> {
   switch (kind) {
     case 'sockit':
     case 'sockit-upper': {
-      const { EchoServer } = await loadSockit();
+      const { EchoServer } = await loadEcho();
       const server = new EchoServer({
         framing: 'auto',
         reply: kind === 'sockit' ? 'echo' : 'upper',
@@ -84,14 +103,17 @@ async function start(kind: ServerKind, port: number): Promise<Running> {
     // Each process loads only what its server needs: what else is on the heap
     // changes V8's GC decisions (see docs/PERFORMANCE.md, 64 KiB frames).
     case 'baseline':
+    case 'baseline-upper':
       return listenNet(
-        (await import('./baseline/framed-echo-server.js')).createFramedEchoServer(),
+        (await import('./baseline/framed-echo-server.js')).createFramedEchoServer({
+          upper: kind === 'baseline-upper',
+        }),
         port,
       );
     case 'baseline-loaded':
       await loadSockit();
       return listenNet(
-        (await import('./baseline/framed-echo-server.js')).createFramedEchoServer(),
+        (await import('./baseline/framed-echo-server.js')).createFramedEchoServer({ upper: true }),
         port,
       );
     case 'trivial':
@@ -140,7 +162,7 @@ async function main(): Promise<void> {
   const kind = process.argv[2] ?? '';
   if (!isServerKind(kind)) {
     console.error(
-      'usage: server.ts sockit|sockit-upper|baseline|baseline-loaded|trivial [port] [--count-gc]',
+      'usage: server.ts sockit|sockit-upper|baseline|baseline-upper|baseline-loaded|trivial [port] [--count-gc]',
     );
     process.exit(2);
   }

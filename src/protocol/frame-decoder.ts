@@ -90,6 +90,8 @@ export class FrameDecoder {
   private stopped = false;
   /** The assembly buffer of the split frame completed last, until `takeAssembled()`. */
   private assembled: Buffer | undefined;
+  /** During a handler call, the Buffer the payload is a view of (see `source`). */
+  private current: Buffer | undefined;
 
   constructor(onFrame: FrameHandler, options: FrameDecoderOptions = {}) {
     this.onFrame = onFrame;
@@ -112,6 +114,16 @@ export class FrameDecoder {
     return this.frameLength >= 0 ? this.frameLength : undefined;
   }
 
+  /**
+   * During a handler call: the Buffer whose bytes the payload is a view of
+   * (the chunk pushed, or the split frame's assembly buffer), so a handler can
+   * reuse what it derived from that buffer for every frame of one read.
+   * Undefined outside handler calls (no chunk is kept between reads).
+   */
+  get source(): Buffer | undefined {
+    return this.current;
+  }
+
   /** Whether a frame has started and is not yet complete. */
   get inFrame(): boolean {
     return this.frameLength >= 0 || this.headFill > 0;
@@ -123,6 +135,14 @@ export class FrameDecoder {
    * FRAME_TOO_LARGE.
    */
   push(chunk: Buffer): number {
+    try {
+      return this.pushChunk(chunk);
+    } finally {
+      this.current = undefined;
+    }
+  }
+
+  private pushChunk(chunk: Buffer): number {
     const end = chunk.length;
     let off = 0;
     if (this.inFrame) {
@@ -131,6 +151,7 @@ export class FrameDecoder {
       if (this.stopped) return this.stop(off);
     }
     // Fast path: whole frames inside this chunk are views on it.
+    this.current = chunk;
     while (end - off >= FRAME_HEADER_BYTES) {
       const length = this.littleEndian ? chunk.readUInt32LE(off) : chunk.readUInt32BE(off);
       if (length > this.maxFrame) throw this.tooLarge(length);
@@ -216,6 +237,7 @@ export class FrameDecoder {
       if (length > this.maxFrame) throw this.tooLarge(length);
       off = need;
       if (chunk.length - off >= length) {
+        this.current = chunk;
         this.stopped = this.onFrame(chunk.subarray(off, off + length)) === false;
         return off + length;
       }
@@ -241,6 +263,7 @@ export class FrameDecoder {
     this.frameLength = -1;
     this.body = null;
     this.bodyFill = 0;
+    this.current = target;
     this.stopped = this.onFrame(payload) === false;
     return take;
   }

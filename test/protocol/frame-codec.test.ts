@@ -291,3 +291,40 @@ describe('frame decoder properties', () => {
     assert.ok(out?.equals(payloadBytes));
   });
 });
+
+describe('frame decoder source', () => {
+  it('is the Buffer each payload is a view of during its handler call, and nothing after', () => {
+    const seen: { payload: Buffer; source: Buffer | undefined }[] = [];
+    const decoder: FrameDecoder = new FrameDecoder((payload) => {
+      seen.push({ payload, source: decoder.source });
+    });
+    const bytes = Buffer.concat([
+      frameToBuffer(Buffer.from('one')),
+      frameToBuffer(Buffer.from('two two')),
+      frameToBuffer(Buffer.alloc(3000, 0x61)),
+    ]);
+    // A whole frame, a split header with the body in the next read, then a split body.
+    const chunks = [
+      bytes.subarray(0, 9),
+      bytes.subarray(9, 20),
+      bytes.subarray(20, 1000),
+      bytes.subarray(1000),
+    ];
+    for (const chunk of chunks) {
+      decoder.push(chunk);
+      assert.equal(decoder.source, undefined, 'no source kept between reads');
+    }
+    assert.deepEqual(
+      seen.map((s) => s.payload.toString().slice(0, 5)),
+      ['one', 'two t', 'aaaaa'],
+    );
+    for (const { payload, source } of seen) {
+      assert.ok(source !== undefined);
+      assert.equal(payload.buffer, source.buffer, 'the payload lies in its source');
+      assert.ok(payload.byteOffset >= source.byteOffset);
+      assert.ok(payload.byteOffset + payload.length <= source.byteOffset + source.length);
+    }
+    assert.equal(seen[0]?.source, chunks[0]);
+    assert.equal(seen[1]?.source, chunks[1]);
+  });
+});

@@ -4,6 +4,7 @@
 
 export { parseReplyMode, upperAsciiInPlace, WELCOME } from './messages.js';
 export {
+  upperAsciiInPlaceOf,
   upperBytes,
   upperSwar,
   upperWasm,

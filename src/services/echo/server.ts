@@ -10,6 +10,7 @@ import { FrameWriter } from '../../transport/frame-writer.js';
 import { TcpServer, type TcpServerOptions } from '../../transport/tcp-server.js';
 import { UdpServer, type UdpServerOptions } from '../../transport/udp-server.js';
 import { SettlingLines } from '../common/settling-lines.js';
+import { upperAsciiInPlaceOf } from './upper-ascii.js';
 import {
   WELCOME,
   helloReply,
@@ -215,7 +216,8 @@ function pushFrames(frames: FramedEcho, chunk: Buffer): void {
 
 function answerFrame(this: FramedEcho, payload: Buffer): boolean {
   const reply = this.reply;
-  if (reply === 'upper') this.writer.send(upperAsciiInPlace(payload));
+  // The frames of one read are views on one buffer: its word view is made once (upper-ascii.ts).
+  if (reply === 'upper') this.writer.send(upperAsciiInPlaceOf(payload, this.source));
   else if (reply === 'echo') this.writer.send(payload);
   else if (isExit(payload)) {
     this.writer.flush();

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import {
   SWAR_FROM,
   upperAsciiInPlace,
+  upperAsciiInPlaceOf,
   upperBytes,
   upperSwar,
   upperWasm,
@@ -25,6 +26,7 @@ const PATHS: readonly (readonly [string, (b: Uint8Array) => Uint8Array])[] = [
   ['SWAR', upperSwar],
   ['wasm SIMD', upperWasm],
   ['upperAsciiInPlace', upperAsciiInPlace],
+  ['upperAsciiInPlaceOf', (b) => upperAsciiInPlaceOf(b, new Uint8Array(b.buffer))],
 ];
 
 /**
@@ -138,6 +140,46 @@ describe('upper-casing ASCII in place (echo reply mode upper)', () => {
         },
       ),
       { numRuns: 60 },
+    );
+  });
+
+  it('SWAR on many views of one buffer (its cached word view), then of another, then of a resized one', () => {
+    // The frames of one socket read: views at every offset of one buffer, in turn.
+    const buffer = new ArrayBuffer(4096);
+    const whole = new Uint8Array(buffer);
+    whole.set(bytesFrom(7, 4096, true));
+    const expected = reference(whole.slice());
+    for (let at = 0; at < 4096;) {
+      const length = Math.min(4096 - at, 1 + ((at * 7) % 70));
+      upperSwar(whole.subarray(at, at + length));
+      at += length;
+    }
+    assert.ok(Buffer.from(whole).equals(Buffer.from(expected)), 'views of one buffer');
+    checkAll(bytesFrom(8, 77, true), 3, 5); // another buffer after it
+    // A resizable buffer that shrinks, then grows, between calls: the cached view must not be trusted.
+    const Resizable = ArrayBuffer as unknown as new (
+      n: number,
+      o: { maxByteLength: number },
+    ) => ArrayBuffer & { resize(n: number): void };
+    const r = new Resizable(256, { maxByteLength: 1024 });
+    const rv = (): Uint8Array => new Uint8Array(r);
+    rv().fill(0x61);
+    upperSwar(rv().subarray(8, 200));
+    r.resize(64);
+    r.resize(1024);
+    rv().fill(0x62, 0);
+    upperSwar(rv().subarray(300, 900));
+    assert.ok(
+      rv()
+        .subarray(300, 900)
+        .every((b) => b === 0x42),
+      'after a resize',
+    );
+    assert.ok(
+      rv()
+        .subarray(0, 300)
+        .every((b) => b === 0x62),
+      'nothing else touched',
     );
   });
 
