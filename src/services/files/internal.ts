@@ -15,3 +15,4 @@ export {
   tutorialNormalizer,
 } from './messages.js';
 export { isLoopback } from './server.js';
+export { findToken } from '../common/token.js';
