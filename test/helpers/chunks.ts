@@ -7,7 +7,8 @@ export function splitAt<T extends Buffer | string>(whole: T, cuts: readonly numb
   const out: T[] = [];
   let last = 0;
   for (const p of [...points, whole.length]) {
-    out.push(whole.slice(last, p) as T);
+    // Each type's own method: `slice` on the union was reported deprecated (Buffer's) only in some lint runs.
+    out.push((typeof whole === 'string' ? whole.slice(last, p) : whole.subarray(last, p)) as T);
     last = p;
   }
   return out;
