@@ -397,22 +397,31 @@ describe('sockit serve --workers', () => {
     },
   );
 
-  it('refuses bad --workers values and a Unix socket with exit 2', T, async (t) => {
-    const cases: [string[], RegExp][] = [
-      [['serve', 'echo', '--workers', '0'], /--workers.*expected a number from 1 to 64/],
-      [['serve', 'echo', '--workers', '65'], /--workers.*expected a number from 1 to 64/],
-      [['serve', 'echo', '--workers', 'two'], /--workers.*expected a whole number/],
-      [
-        ['serve', 'echo', '--listen', 'unix:/tmp/sockit-workers.sock', '--workers', '2'],
-        /--workers 2 needs host:port.*Unix socket.*\(BAD_OPTION\)/,
-      ],
-    ];
-    const results = await Promise.all(cases.map(([args]) => runCli(t, args)));
-    results.forEach((r, i) => {
-      const [args, pattern] = cases[i]!;
-      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
-      assert.equal(r.stdout, '', args.join(' '));
-      assert.match(r.stderr, pattern);
-    });
-  });
+  it(
+    'refuses bad --workers values, a Unix socket and the files service with exit 2',
+    T,
+    async (t) => {
+      const cases: [string[], RegExp][] = [
+        [['serve', 'echo', '--workers', '0'], /--workers.*expected a number from 1 to 64/],
+        [['serve', 'echo', '--workers', '65'], /--workers.*expected a number from 1 to 64/],
+        [['serve', 'echo', '--workers', 'two'], /--workers.*expected a whole number/],
+        [
+          ['serve', 'echo', '--listen', 'unix:/tmp/sockit-workers.sock', '--workers', '2'],
+          /--workers 2 needs host:port.*Unix socket.*\(BAD_OPTION\)/,
+        ],
+        // Uploads claim their names in one process's memory: two workers could write one file.
+        [
+          ['serve', 'files', '--port', '0', '--workers', '2'],
+          /--workers 2 cannot serve files.*\(BAD_OPTION\)/,
+        ],
+      ];
+      const results = await Promise.all(cases.map(([args]) => runCli(t, args)));
+      results.forEach((r, i) => {
+        const [args, pattern] = cases[i]!;
+        assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+        assert.equal(r.stdout, '', args.join(' '));
+        assert.match(r.stderr, pattern);
+      });
+    },
+  );
 });

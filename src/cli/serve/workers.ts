@@ -10,6 +10,7 @@
 //   shares a UDP socket between workers as one handle, not round-robin, so
 //   datagrams would go to whichever worker the kernel wakes, with nothing
 //   gained; and each datagram service is one short reply, cheap on one core.
+// - Files is not served by workers (see workerServices).
 // - Chat: without --cluster, the primary runs a ChatHub and each worker's chat
 //   talks to it over IPC (an IpcChatBus): one chat across the workers. With
 //   --cluster redis://…, the workers are Redis-bus nodes like any other.
@@ -78,8 +79,25 @@ export async function serveWorkers(names: string[], options: ServeOptions): Prom
 
 // ---- the primary -------------------------------------------------------------
 
+/**
+ * The services N workers run: every one but files. An upload's claim on its
+ * name and the --max-total reservations are one process's memory, so two
+ * workers could write one partial file at once and commit a broken file.
+ * Named, files is refused; in a plain `sockit serve --workers N` it is left
+ * out with a warning (serve it in its own process: `sockit serve files`).
+ */
+function workerServices(names: readonly string[], workers: number): string[] {
+  if (names.includes('files')) {
+    throw new UsageError(
+      'BAD_OPTION',
+      `--workers ${workers} cannot serve files: an upload's claim on its name is kept per process, so two workers could write one file at once (run \`sockit serve files\` in a process of its own)`,
+    );
+  }
+  return chosenServices(names).filter((name) => name !== 'files');
+}
+
 async function primary(names: string[], options: ServeOptions): Promise<number> {
-  const chosen = chosenServices(names);
+  const chosen = workerServices(names, options.workers);
   for (const name of chosen) {
     const entry = SERVICES[name] as ServiceEntry;
     if (baseAddress(entry.defaultPort, options, chosen.length === 1).kind === 'unix') {
@@ -93,10 +111,16 @@ async function primary(names: string[], options: ServeOptions): Promise<number> 
   // the TLS identity and the token are created here, not raced by N workers.
   const checked: ServeOptions = { ...options };
   await prepare(chosen, checked, silentLogger);
-  if (chosen.includes('exec') || (chosen.includes('files') && !options.insecureNoAuth)) {
+  if (chosen.includes('exec')) {
     await serverToken(options, silentLogger);
   }
   const logger = createLogger({ level: options.logLevel });
+  if (names.length === 0) {
+    logger.warn({
+      event: 'files_not_served',
+      why: 'not with --workers: run `sockit serve files` on its own',
+    });
+  }
   const chat = chosen.includes('chat') || chosen.includes('web');
   const hub = chat && checked.clusterBus === undefined ? new ChatHub({ logger }) : undefined;
   logger.info({
@@ -300,7 +324,7 @@ async function worker(names: string[], options: ServeOptions): Promise<void> {
     stopNow?.('stop');
   });
   try {
-    const chosen = chosenServices(names);
+    const chosen = workerServices(names, options.workers);
     if (index !== 1) options.udp = false; // UDP is worker 1's (see the top of this file)
     await prepare(chosen, options, logger);
     if (options.clusterBus === undefined) options.ipcBus = true;
