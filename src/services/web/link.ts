@@ -10,8 +10,9 @@ import { CLOSE_CODES, closeReason } from './messages.js';
 /**
  * `chat`: text messages, each one JSON envelope header; a browser that does
  * not read is cut off (SLOW_CONSUMER), as the broker cuts a TCP client.
- * `bridge`: any message is one frame payload, replies are binary; a browser
- * that does not read pauses the target (backpressure), nothing is dropped.
+ * `bridge`: each message, text or binary, is one frame payload, replies are
+ * binary; a browser that does not read pauses the target (backpressure),
+ * nothing is dropped.
  */
 export type LinkKind = 'chat' | 'bridge';
 
