@@ -335,6 +335,21 @@ describe('sockit serve --workers', () => {
     await stopped(proc, pids);
   });
 
+  it(
+    'SIGTERM while the workers are still loading: they stop at once, none is killed',
+    T,
+    async (t) => {
+      const proc = startCli(t, ['serve', 'chat', '--port', '0', '--workers', '2']);
+      // The primary logs `workers` just before it forks: the workers are loading their modules.
+      await proc.waitFor((r) => r.event === 'workers', 'the workers line');
+      proc.kill('SIGTERM');
+      const result = await proc.result;
+      assert.equal(result.code, 0, `signal ${String(result.signal)}: ${result.stderr}`);
+      assert.ok(!proc.records.some((r) => r.event === 'worker_killed'), 'no worker was SIGKILLed');
+      assert.ok(!proc.records.some((r) => r.event === 'ready'), 'it never said ready');
+    },
+  );
+
   it('the primary killed with SIGKILL: its workers end too', T, async (t) => {
     const { proc } = await startServe(t, ['echo', '--port', '0', '--workers', '2']);
     const pids = await workerPids(proc, 2);

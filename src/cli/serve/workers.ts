@@ -123,12 +123,11 @@ async function primary(names: string[], options: ServeOptions): Promise<number> 
   }
   const chat = chosen.includes('chat') || chosen.includes('web');
   const hub = chat && checked.clusterBus === undefined ? new ChatHub({ logger }) : undefined;
-  logger.info({
+  return new Primary(options.workers, logger, hub).run({
     event: 'workers',
     count: options.workers,
     ...(chat ? { chat: hub !== undefined ? 'hub' : 'redis' } : {}),
   });
-  return new Primary(options.workers, logger, hub).run();
 }
 
 interface Slot {
@@ -146,10 +145,13 @@ function endpointOf(worker: Worker): IpcEndpoint {
   return {
     // A channel whose worker just died fails with EPIPE: with a callback that is
     // an argument, not an 'error' event (uncaught, it would end the primary).
-    send: (message) => worker.send(message as object, undefined, undefined, () => undefined),
+    send: (message, written) =>
+      worker.send(message as object, undefined, undefined, () => written?.()),
     on: (event: string, listener: (message: unknown) => void) => worker.on(event, listener),
     off: (event: string, listener: (message: unknown) => void) => worker.off(event, listener),
     isConnected: () => worker.isConnected(),
+    // The hub gave up on it (it stopped reading): its exit restarts it, as a crash does.
+    kill: () => worker.process.kill('SIGKILL'),
   };
 }
 
@@ -186,11 +188,13 @@ class Primary {
     }));
   }
 
-  run(): Promise<number> {
+  /** Forks the workers; `starting` is logged once a signal can no longer end the primary unheard. */
+  run(starting: Record<string, unknown>): Promise<number> {
     return new Promise((resolve) => {
       this.finish = resolve;
       process.on('SIGINT', this.onSignal);
       process.on('SIGTERM', this.onSignal);
+      this.log.info(starting);
       for (const slot of this.slots) this.fork(slot);
     });
   }
@@ -284,8 +288,14 @@ class Primary {
     this.log.info({ event: 'shutdown', signal: why });
     for (const slot of this.slots) clearTimeout(slot.timer);
     this.hub?.stop();
-    for (const w of this.live()) {
-      if (w.isConnected())
+    for (const slot of this.slots) {
+      const w = slot.worker;
+      if (w === undefined) continue;
+      // A worker that has said ready listens for `stop` (and may have had a SIGINT from the
+      // terminal already: a signal now would be its second, a forced exit). One still
+      // loading may not listen yet, and a message nobody listens for is lost: SIGTERM
+      // ends it (it has no users), or stops it gracefully if its handlers are in place.
+      if (slot.services !== undefined && w.isConnected())
         w.send({ ch: CONTROL, kind: 'stop' }, undefined, undefined, () => undefined);
       else w.process.kill('SIGTERM');
     }
