@@ -17,13 +17,16 @@
  *
  * A worker that dies (`detach`) loses its users: they leave every roster
  * with reason `worker_lost` (the others are told) and their nicks are free.
+ * So does a worker that is stuck: one that has not read `maxQueuedBytes` of
+ * what the hub wrote to it is let go and killed (the primary restarts it),
+ * so one stopped worker cannot grow the primary's memory without bound.
  * Every message from a worker is checked (ipc-messages.ts) before it is acted on.
  */
 import { ServiceError, type SockitError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
 import type { BusPrivateMessage, BusRoomMessage } from './bus.js';
 import { RoomHistory } from './history.js';
-import { IpcChannel, type IpcEndpoint } from './ipc-channel.js';
+import { IpcChannel, jsonSize, type IpcEndpoint } from './ipc-channel.js';
 import {
   parseWorkerMessage,
   type HubMessageBody,
@@ -31,7 +34,12 @@ import {
   type WorkerCall,
   type WorkerMessage,
 } from './ipc-messages.js';
-import { DEFAULT_CHAT_HISTORY, DEFAULT_CHAT_HISTORY_BYTES, IPC_MAX_HISTORY } from './limits.js';
+import {
+  DEFAULT_CHAT_HISTORY,
+  DEFAULT_CHAT_HISTORY_BYTES,
+  IPC_MAX_HISTORY,
+  IPC_MAX_QUEUED_BYTES,
+} from './limits.js';
 import { escapeText, nickKey } from './messages.js';
 
 /** Options of {@link ChatHub}: the history kept per room, as `LocalChatBus` keeps it. */
@@ -40,6 +48,8 @@ export interface ChatHubOptions {
   historyLimit?: number;
   /** Estimated memory of all rooms' history (bytes). @default 8 MiB */
   historyBytes?: number;
+  /** What one worker may leave unread before it counts as stuck (bytes). @default 64 MiB */
+  maxQueuedBytes?: number;
   logger?: Logger;
 }
 
@@ -49,6 +59,8 @@ export interface ChatHubStats {
   malformed: number;
   /** Users who left because their worker died. */
   lost: number;
+  /** Workers let go because they stopped reading. */
+  stuck: number;
 }
 
 interface Member {
@@ -61,9 +73,10 @@ export const WORKER_LOST = 'worker_lost';
 
 /** The primary's side of the IPC chat bus: one chat for N workers (see the file's comment). */
 export class ChatHub {
-  readonly stats: ChatHubStats = { malformed: 0, lost: 0 };
+  readonly stats: ChatHubStats = { malformed: 0, lost: 0, stuck: 0 };
   private readonly log: Logger;
   private readonly historyLimit: number;
+  private readonly maxQueuedBytes: number;
   private readonly rings: RoomHistory;
   private readonly channels = new Map<number, IpcChannel>();
   private nextId = 1;
@@ -79,6 +92,7 @@ export class ChatHub {
       this.historyLimit,
       options.historyBytes ?? DEFAULT_CHAT_HISTORY_BYTES,
     );
+    this.maxQueuedBytes = options.maxQueuedBytes ?? IPC_MAX_QUEUED_BYTES;
     this.log = (options.logger ?? silentLogger).child({ hub: 'chat' });
   }
 
@@ -94,6 +108,19 @@ export class ChatHub {
         },
         () => {
           this.detach(worker);
+        },
+        {
+          maxQueuedBytes: this.maxQueuedBytes,
+          // Past the bound in the middle of a send (a fan-out, or another detach's
+          // `left` events): the channel is closed at once, the rest after this turn.
+          overflow: (queuedBytes) => {
+            queueMicrotask(() => {
+              this.stats.stuck++;
+              this.log.error({ event: 'hub_worker_stuck', worker, queuedBytes });
+              this.detach(worker, WORKER_LOST);
+              endpoint.kill?.();
+            });
+          },
         },
       ),
     );
@@ -258,7 +285,9 @@ export class ChatHub {
     // The sender's worker too: its members get the message when the hub delivers it, in the hub's order.
     const workers = this.workersIn(message.room);
     workers.add(worker);
-    for (const w of workers) this.send(w, { kind: 'message', message: stored });
+    const body: HubMessageBody = { kind: 'message', message: stored };
+    const bytes = jsonSize(body); // once, for every worker it goes to
+    for (const w of workers) this.send(w, body, bytes);
     return stored.id;
   }
 
@@ -292,7 +321,7 @@ export class ChatHub {
     for (const w of this.workersIn(room)) if (w !== except) this.send(w, body);
   }
 
-  private send(worker: number, body: HubMessageBody): void {
-    this.channels.get(worker)?.send(body);
+  private send(worker: number, body: HubMessageBody, bytes?: number): void {
+    this.channels.get(worker)?.send(body, bytes);
   }
 }

@@ -82,6 +82,8 @@ export class IpcChatBus implements ChatBus {
   private readonly pending = new Map<number, Pending>();
   /** Nicks the hub has granted this worker and it has not released (by nickKey). */
   private readonly held = new Set<string>();
+  /** Acquires on their way to the hub, per nickKey, and whether one of them timed out. */
+  private readonly acquiring = new Map<string, { pending: number; timedOut: boolean }>();
   private lostHub = false;
 
   constructor(options: IpcChatBusOptions = {}) {
@@ -121,15 +123,25 @@ export class IpcChatBus implements ChatBus {
 
   async acquireNick(nick: string): Promise<boolean> {
     const key = nickKey(nick);
+    const acquiring = this.acquiring.get(key) ?? { pending: 0, timedOut: false };
+    acquiring.pending++;
+    this.acquiring.set(key, acquiring);
     try {
       const granted = await this.call({ kind: 'acquire', nick });
       if (granted) this.held.add(key);
       return granted;
     } catch (err) {
-      // The hub may still grant it after we gave up: take it back (in order,
-      // on the same channel), or the nick would stay taken by nobody.
-      if (isTimeout(err) && !this.held.has(key)) this.note({ kind: 'release', nick });
+      if (isTimeout(err)) acquiring.timedOut = true;
       throw err;
+    } finally {
+      // The hub may still grant an acquire we gave up on: take it back (in order, on
+      // the same channel), or the nick would stay taken by nobody. Only once no other
+      // acquire of it is on its way and none was granted: the hub's grants to this
+      // worker are one, so a release now would free the nick another session gets.
+      if (--acquiring.pending === 0) {
+        this.acquiring.delete(key);
+        if (acquiring.timedOut && !this.held.has(key)) this.note({ kind: 'release', nick });
+      }
     }
   }
 

@@ -71,6 +71,14 @@ export const DEFAULT_CLUSTER_STREAM_LENGTH = 1_000;
 export const CLUSTER_EVENT_STREAM_LENGTH = 1_000;
 
 /**
+ * Members who left while Redis could not take it down (unreachable, or
+ * refusing writes: OOM, READONLY) that one node remembers, to take them out
+ * of the rosters once it can; past it the oldest is forgotten (logged), and
+ * stays in its room's roster until this node is gone.
+ */
+export const CLUSTER_MAX_GONE = 10_000;
+
+/**
  * Room messages one client may have on their way to a remote bus at once.
  * Its says are pipelined (one connection to Redis keeps their order), so a
  * sender is not held to one round trip per message; past this its input
@@ -113,3 +121,11 @@ export const IPC_MAX_STRING = 64 * 1024;
 
 /** Most messages one history answer may carry (the hub's historyLimit is at most this). */
 export const IPC_MAX_HISTORY = 1_000;
+
+/**
+ * What the primary's hub may have written to one worker that the worker has
+ * not read yet (bytes, estimated). A worker this far behind is stuck (stopped,
+ * or in a loop): the hub lets it go (its users leave with `worker_lost`) and
+ * the primary kills it and starts it again, rather than grow without bound.
+ */
+export const IPC_MAX_QUEUED_BYTES = 64 * 1024 * 1024;

@@ -4,10 +4,13 @@
 // a turn later, in order, as Node's IPC does. test/cli/workers.test.ts runs
 // the same with real cluster processes.
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
+import { fork } from 'node:child_process';
+import { EventEmitter, once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { describe, it, type TestContext } from 'node:test';
 import { ServiceError } from '../../../src/errors.js';
 import type { ChatBusHandlers } from '../../../src/services/chat/bus.js';
+import type { ChatServerOptions } from '../../../src/services/chat/server.js';
 import { ChatHub, IpcChatBus, type IpcEndpoint } from '../../../src/services/chat/internal.js';
 import { FramedPeer, startChat, type Event, type StartedChat } from '../../helpers/chat.js';
 
@@ -17,12 +20,15 @@ class End extends EventEmitter implements IpcEndpoint {
   /** What this end sent, for a test to look at. */
   readonly sent: unknown[] = [];
 
-  send(message: unknown): boolean {
+  send(message: unknown, written?: () => void): boolean {
     if (!this.connected) return false;
     this.sent.push(message);
     const copy: unknown = JSON.parse(JSON.stringify(message));
     const peer = this.peer;
-    setImmediate(() => peer?.emit('message', copy));
+    setImmediate(() => {
+      peer?.emit('message', copy);
+      written?.();
+    });
     return true;
   }
 
@@ -53,10 +59,15 @@ interface Worker extends StartedChat {
   end: End;
 }
 
-async function worker(t: TestContext, hub: ChatHub, id: number): Promise<Worker> {
+async function worker(
+  t: TestContext,
+  hub: ChatHub,
+  id: number,
+  options: ChatServerOptions = {},
+): Promise<Worker> {
   const [workerEnd, hubEnd] = pair();
   hub.attach(id, hubEnd);
-  const chat = await startChat(t, { bus: new IpcChatBus({ endpoint: workerEnd }) });
+  const chat = await startChat(t, { ...options, bus: new IpcChatBus({ endpoint: workerEnd }) });
   return { ...chat, end: workerEnd };
 }
 
@@ -130,6 +141,36 @@ describe('IpcChatBus and ChatHub', () => {
     assert.equal((await ann.wait((e) => e.ref === 's')).code, 'CLUSTER_UNAVAILABLE');
   });
 
+  it('a worker that stops reading is let go and killed; the others chat on', async (t) => {
+    const hub = new ChatHub({ maxQueuedBytes: 1024 * 1024 });
+    const a = await worker(t, hub, 1, { rateLimit: false }); // ann floods on purpose
+    const ann = await FramedPeer.connect(t, a.tcp);
+    await ann.join('dev', 'ann');
+    // A real process on a real IPC channel, as node:cluster gives the primary.
+    const child = fork(fileURLToPath(new URL('../../helpers/stuck-worker.mjs', import.meta.url)));
+    const exited = once(child, 'exit');
+    t.after(() => child.kill('SIGKILL'));
+    hub.attach(2, {
+      send: (message, written) =>
+        child.send(message as object, undefined, undefined, () => written?.()),
+      on: (event: string, listener: (message: unknown) => void) => child.on(event, listener),
+      off: (event: string, listener: (message: unknown) => void) => child.off(event, listener),
+      isConnected: () => child.connected,
+      kill: () => child.kill('SIGKILL'),
+    });
+    await ann.wait((e) => e.type === 'joined' && e.nick === 'zed', 'zed joined');
+    // 2 MiB for zed's worker to read, twice the bound: the hub gives up on it.
+    const text = 'x'.repeat(2000);
+    for (let i = 0; i < 1000; i++) ann.send({ type: 'say', room: 'dev', text });
+    const left = await ann.wait((e) => e.type === 'left' && e.nick === 'zed', 'zed left');
+    assert.equal(left.reason, 'worker_lost');
+    assert.equal(hub.stats.stuck, 1);
+    assert.deepEqual(await exited, [null, 'SIGKILL']);
+    assert.deepEqual(hub.roster('dev'), ['ann']);
+    ann.send({ type: 'say', room: 'dev', text: 'still here', ref: 's' });
+    await ann.wait(said('still here'));
+  });
+
   it('the hub drops what does not parse, and leaves other IPC alone', async () => {
     const hub = new ChatHub();
     const [w, h] = pair();
@@ -192,6 +233,48 @@ describe('IpcChatBus and ChatHub', () => {
     w.emit('message', { ch: 'chat', kind: 'fail', id, code: 'NICK_TAKEN', message: 'taken' });
     await assert.rejects(fourth, (err: unknown) => (err as ServiceError).code === 'NICK_TAKEN');
     assert.equal(w.sent.length, sentBefore + 1, 'no release after a refusal');
+    await bus.close();
+    clearInterval(keepAlive);
+  });
+
+  it('a timed-out acquire takes the nick back only if no other acquire of it was granted', async () => {
+    const [w] = pair(); // the test answers for the hub
+    const handlers: ChatBusHandlers = {
+      message: () => undefined,
+      private: () => undefined,
+      presence: () => undefined,
+      nickLost: () => undefined,
+      state: () => undefined,
+    };
+    const keepAlive = setInterval(() => undefined, 1000);
+    const bus = new IpcChatBus({ endpoint: w, callTimeoutMs: 30 });
+    bus.start(handlers);
+    const isUnavailable = (err: unknown): boolean =>
+      err instanceof ServiceError && err.code === 'CLUSTER_UNAVAILABLE';
+    const releases = (nick: string): number =>
+      w.sent.filter(
+        (m) =>
+          (m as { kind: string; nick?: string }).kind === 'release' &&
+          (m as { nick?: string }).nick === nick,
+      ).length;
+    // Two sessions ask for one nick; the first gives up while the second still waits,
+    // and the hub grants the second: a release now would free the nick it was given.
+    const early = bus.acquireNick('dee');
+    const earlyId = (w.sent.at(-1) as { id: number }).id;
+    const later = bus.acquireNick('dee');
+    const laterId = (w.sent.at(-1) as { id: number }).id;
+    await assert.rejects(early, isUnavailable);
+    w.emit('message', { ch: 'chat', kind: 'reply', id: earlyId, value: true }); // too late
+    w.emit('message', { ch: 'chat', kind: 'reply', id: laterId, value: true });
+    assert.equal(await later, true);
+    assert.equal(releases('dee'), 0, 'not released');
+    // Both give up, none granted: taken back once, after the last.
+    const one = bus.acquireNick('eve');
+    const two = bus.acquireNick('eve');
+    await assert.rejects(one, isUnavailable);
+    assert.equal(releases('eve'), 0, 'not while the second is on its way');
+    await assert.rejects(two, isUnavailable);
+    assert.equal(releases('eve'), 1);
     await bus.close();
     clearInterval(keepAlive);
   });
