@@ -33,15 +33,10 @@ import * as entries from './redis-entries.js';
 import { RedisKeys, type RawEntry } from './redis-entries.js';
 import { StreamReader } from './redis-reader.js';
 import { RedisSink } from './redis-sink.js';
-import { LEFT_WHILE_DOWN, RELEASE_LEASE } from './redis-scripts.js';
-import {
-  addHeartbeat,
-  addPresence,
-  addWake,
-  heartbeat,
-  redisOptions,
-  renewLeases,
-} from './redis-upkeep.js';
+import { GoneMembers } from './redis-gone.js';
+import { addGoodbye, restoreMembers } from './redis-rebuild.js';
+import { RELEASE_LEASE } from './redis-scripts.js';
+import { addPresence, addWake, heartbeat, redisOptions, renewLeases } from './redis-upkeep.js';
 
 /** Options of {@link RedisChatBus}: where Redis is, and the cluster's timers. */
 export interface RedisChatBusOptions {
@@ -105,8 +100,8 @@ export class RedisChatBus implements ChatBus {
   private readonly held = new Map<string, string>();
   /** Who is in which room on this node (nicks as spelled). */
   private readonly local = new Map<string, Set<string>>();
-  /** Members who left while Redis was unreachable: the rebuild takes them out of the rosters. */
-  private goneWhileDown: { room: string; nick: string; reason: string; ts: number }[] = [];
+  /** Members who left while Redis could not be told: taken out of the rosters once it can. */
+  private readonly gone: GoneMembers;
   /** Nick keys whose lease another node has now, while their local holder is being cut off. */
   private readonly losing = new Set<string>();
   private readonly sink: RedisSink;
@@ -118,6 +113,12 @@ export class RedisChatBus implements ChatBus {
     this.streamLength = options.streamLength ?? DEFAULT_CLUSTER_STREAM_LENGTH;
     this.log = (options.logger ?? silentLogger).child({ bus: 'redis', node: this.node });
     this.sink = new RedisSink(this.keys, this.node, this.stats, this.log);
+    this.gone = new GoneMembers(
+      this.keys,
+      this.node,
+      (room, nick) => this.local.get(room)?.has(nick) === true,
+      this.log,
+    );
   }
 
   async start(handlers: ChatBusHandlers): Promise<void> {
@@ -172,22 +173,8 @@ export class RedisChatBus implements ChatBus {
     this.sink.handlers = undefined;
     const cmd = this.cmd;
     if (cmd !== undefined && this.up) {
-      // Leaving cleanly: others see our members go now, not after the heartbeat timeout.
-      const ts = Date.now();
       const pipe = cmd.pipeline();
-      for (const [key, value] of this.held) pipe.eval(RELEASE_LEASE, 1, this.keys.nick(key), value);
-      for (const [room, nicks] of this.local) {
-        for (const nick of nicks) {
-          pipe.zrem(this.keys.roster(room), nick);
-          addPresence(pipe, this.keys, this.node, { type: 'left', room, nick, reason: 'quit', ts });
-        }
-      }
-      pipe.srem(this.keys.nodes, this.node);
-      pipe.del(
-        this.keys.members(this.node),
-        this.keys.alive(this.node),
-        this.keys.inbox(this.node),
-      );
+      addGoodbye(pipe, this.keys, this.node, this.held, this.local);
       await pipe.exec().catch(() => undefined);
     }
     await this.reader?.close();
@@ -264,6 +251,16 @@ export class RedisChatBus implements ChatBus {
     pipe.call('XREVRANGE', this.keys.room(room), '+', '-', 'COUNT', 1);
     if (!this.reader?.rooms.has(room)) addWake(pipe, this.keys, this.node);
     const results = await this.call(() => pipe.exec());
+    const refused = results?.find(([err]) => err !== null)?.[0];
+    if (refused !== null && refused !== undefined) {
+      // Redis answered but refused a write (OOM, READONLY): undo what it took, and the
+      // client is told, as when Redis is unreachable (deletes are taken under OOM).
+      const undo = this.redis().pipeline();
+      if (results?.[0]?.[1] === 1) undo.zrem(this.keys.roster(room), nick);
+      undo.srem(this.keys.members(this.node), entries.memberValue(room, nick));
+      this.quietly(undo.exec());
+      throw unavailable(refused.message);
+    }
     const last = results?.[3]?.[1] as RawEntry[] | null | undefined;
     let nicks = this.local.get(room);
     if (nicks === undefined) {
@@ -291,7 +288,7 @@ export class RedisChatBus implements ChatBus {
     const lost = this.losing.has(nickKey(nick));
     if (this.cmd === undefined || !this.up) {
       // The rebuild after a reconnect does not put it back, and takes it out of the roster.
-      if (!lost) this.goneWhileDown.push({ room, nick, reason, ts });
+      if (!lost) this.gone.add(room, nick, reason, ts);
       return;
     }
     const pipe = this.cmd.pipeline();
@@ -302,11 +299,17 @@ export class RedisChatBus implements ChatBus {
     }
     pipe.zrem(this.keys.roster(room), nick);
     addPresence(pipe, this.keys, this.node, { type: 'left', room, nick, reason, ts });
-    // Up as far as this node knew, but the connection was already silent: the reset
-    // that follows discards it, and the rebuild says it instead.
+    // Up as far as this node knew, but the connection was already silent (the reset
+    // that follows discards it, and the rebuild says it instead), or Redis refused it
+    // (OOM, READONLY: the next heartbeat tries again).
     const failed = (err?: unknown): void => {
       this.abort(err);
-      this.goneWhileDown.push({ room, nick, reason, ts });
+      this.log.warn({
+        event: 'cluster_leave_failed',
+        room,
+        err: (err as Error | undefined)?.message,
+      });
+      this.gone.add(room, nick, reason, ts);
     };
     pipe.exec().then((results) => {
       const err = results?.find(([e]) => e !== null)?.[0];
@@ -376,16 +379,6 @@ export class RedisChatBus implements ChatBus {
   }
 
   /**
-   * A command timed out: the connection has gone silent (a network that
-   * drops packets closes nothing by itself), so this node resets it. The
-   * 'close' that follows makes it down (its users are told) and ioredis
-   * reconnects with backoff; the reconnect rebuilds. A reset, not a close:
-   * the kernel would go on sending what is still unsent in the socket (a
-   * say already refused to its sender with CLUSTER_UNAVAILABLE) once the
-   * network heals; a reset discards it. (A TLS socket cannot be reset: it
-   * is closed, and a refused say may then still arrive.)
-   */
-  /**
    * Rebuilds leases, members and heartbeat after a reconnect, and only then
    * reads on and says the cluster is back. A rebuild that fails on a live
    * connection (OOM under maxmemory, READONLY after a failover, NOPERM) is
@@ -397,6 +390,8 @@ export class RedisChatBus implements ChatBus {
       () => {
         this.reader?.release();
         this.setUp(true);
+        // One who left in the turn between the rebuild's end and now.
+        if (this.gone.size > 0) this.quietly(this.gone.settle(cmd));
       },
       (err: unknown) => {
         this.abort(err);
@@ -414,6 +409,16 @@ export class RedisChatBus implements ChatBus {
     );
   }
 
+  /**
+   * A command timed out: the connection has gone silent (a network that
+   * drops packets closes nothing by itself), so this node resets it. The
+   * 'close' that follows makes it down (its users are told) and ioredis
+   * reconnects with backoff; the reconnect rebuilds. A reset, not a close:
+   * the kernel would go on sending what is still unsent in the socket (a
+   * say already refused to its sender with CLUSTER_UNAVAILABLE) once the
+   * network heals; a reset discards it. (A TLS socket cannot be reset: it
+   * is closed, and a refused say may then still arrive.)
+   */
   private abort(err: unknown): void {
     if (!(err instanceof Error) || err.message !== 'Command timed out') return;
     const stream = this.cmd?.stream;
@@ -463,53 +468,18 @@ export class RedisChatBus implements ChatBus {
     const cmd = this.cmd;
     if (cmd === undefined || this.closed) return;
     await this.renewWith(cmd);
-    const ts = Date.now();
-    const pipe = cmd.multi();
-    pipe.getdel(this.keys.reaped(this.node));
-    addHeartbeat(pipe, this.keys, this.node, this.heartbeatMs);
-    pipe.del(this.keys.members(this.node));
-    for (const [room, nicks] of this.local) {
-      for (const nick of nicks) {
-        pipe.zadd(this.keys.roster(room), 'NX', ts, nick);
-        pipe.sadd(this.keys.members(this.node), entries.memberValue(room, nick));
-      }
-    }
-    const results = await pipe.exec();
-    const reaped = results?.[0]?.[1] !== null && results?.[0]?.[1] !== undefined;
-    const gone = this.goneWhileDown;
-    if (!reaped && gone.length === 0) return;
-    const after = cmd.pipeline();
-    if (reaped) {
-      this.log.info({ event: 'cluster_rejoined', after: 'reaped' });
-      for (const [room, nicks] of this.local) {
-        for (const nick of nicks)
-          addPresence(after, this.keys, this.node, { type: 'joined', room, nick, ts });
-      }
-    }
-    for (const g of gone) {
-      if (this.local.get(g.room)?.has(g.nick) === true) continue; // back in it
-      after.eval(
-        LEFT_WHILE_DOWN,
-        3,
-        this.keys.roster(g.room),
-        this.keys.nick(nickKey(g.nick)),
-        this.keys.presence,
-        this.node,
-        g.room,
-        g.nick,
-        g.reason,
-        g.ts,
-        CLUSTER_EVENT_STREAM_LENGTH,
-      );
-    }
-    await after.exec();
-    this.goneWhileDown = this.goneWhileDown.filter((g) => !gone.includes(g));
+    await restoreMembers(cmd, this.keys, this.node, this.heartbeatMs, this.local, this.log);
+    // Those who leave while this runs (the bus is still down) are settled too: it loops.
+    await this.gone.settle(cmd);
   }
 
   private async heartbeat(): Promise<void> {
-    for (const lost of await heartbeat(this.redis(), this.keys, this.node, this.heartbeatMs)) {
+    const cmd = this.redis();
+    for (const lost of await heartbeat(cmd, this.keys, this.node, this.heartbeatMs)) {
       this.log.info({ event: 'cluster_node_lost', dead: lost.node, members: lost.members });
     }
+    // Leaves Redis refused while the connection stayed up: no rebuild comes for them.
+    if (this.gone.size > 0) await this.gone.settle(cmd);
   }
 
   private async renewWith(cmd: Redis): Promise<void> {

@@ -181,6 +181,47 @@ describe('chat across nodes through Redis', () => {
   );
 
   it(
+    'Redis refusing writes on a live connection: a leave is done once it takes them again, a join is refused',
+    T,
+    async (t) => {
+      const redis = await RedisServer.start(t);
+      if (redis === undefined) return;
+      let leaveFailed: () => void = () => undefined;
+      const failed = new Promise<void>((resolve) => {
+        leaveFailed = resolve;
+      });
+      const warn: LogFn = (fields) => {
+        if (fields.event === 'cluster_leave_failed') leaveFailed();
+      };
+      const logger: Logger = { ...silentLogger, warn, child: () => logger };
+      const bus = new RedisChatBus({ url: redis.url(), ...FAST, logger });
+      const a = { ...(await startChat(t, { bus })), bus };
+      const b = await node(t, redis);
+      const ann = await FramedPeer.connect(t, a.tcp);
+      const carol = await FramedPeer.connect(t, a.tcp);
+      const bob = await FramedPeer.connect(t, b.tcp);
+      await ann.join('dev', 'ann');
+      await bob.join('dev', 'bob');
+      await ann.wait((e) => e.type === 'joined' && e.nick === 'bob', 'bob joined');
+      await carol.join('lobby', 'carol');
+      const r = raw(t, redis);
+      // Every write refused (NOREPLICAS), reads answered, no connection dropped.
+      await r.config('SET', 'min-replicas-to-write', '1');
+      ann.send({ type: 'leave', room: 'dev' });
+      await failed;
+      assert.deepEqual(await r.zrange('sockit:chat:roster:dev', 0, -1), ['ann', 'bob']);
+      carol.send({ type: 'join', room: 'dev', ref: 'j' });
+      assert.equal((await carol.wait((e) => e.ref === 'j')).code, 'CLUSTER_UNAVAILABLE');
+      await r.config('SET', 'min-replicas-to-write', '0');
+      // No reconnect comes (the connection never dropped): the next heartbeat does it.
+      const left = await bob.wait((e) => e.type === 'left' && e.nick === 'ann', 'ann left');
+      assert.equal(left.room, 'dev');
+      assert.deepEqual(await r.zrange('sockit:chat:roster:dev', 0, -1), ['bob']);
+      assert.equal(a.bus.stats.recovered, 0, 'it was never down');
+    },
+  );
+
+  it(
     'a rebuild that Redis refuses (OOM) is tried again until it works; the node does not stay down',
     T,
     async (t) => {
