@@ -134,7 +134,11 @@ export async function fanoutRun(
       }
       if (batch.length > 0) sender.send(batch);
     };
-    const TICK_MS = 5;
+    // Paced: a tick each millisecond, so 1,000 messages/s go one by one, not in bursts
+    // (a 5 ms tick sent 5 at once: 495 deliveries queued behind each other at the
+    // load generator, the later ones timed with the wait). Credit follows the clock,
+    // so late ticks do not lower the rate.
+    const TICK_MS = 1;
     let pacer: NodeJS.Timeout | undefined;
 
     for (const client of receivers) {
@@ -185,9 +189,12 @@ export async function fanoutRun(
       lastProgress = performance.now();
       // Paced: credit accrues from now on, once everyone has joined.
       if (spec.ratePerSec !== undefined) {
-        const perTick = (spec.ratePerSec * TICK_MS) / 1000;
+        const rate = spec.ratePerSec;
+        let last = performance.now();
         pacer = setInterval(() => {
-          credit = Math.min(spec.window, credit + perTick);
+          const now = performance.now();
+          credit = Math.min(spec.window, credit + ((now - last) * rate) / 1000);
+          last = now;
           pump();
         }, TICK_MS);
       }
