@@ -71,6 +71,40 @@ async function worker(
   return { ...chat, end: workerEnd };
 }
 
+/**
+ * A bus on its own channel end, with no chat server behind it; the test
+ * plays the hub. Its call timers do not hold the process open (a server
+ * does), so this keeps it open until `stop`.
+ */
+function bareBus(options: { callTimeoutMs: number; maxPendingCalls?: number }): {
+  w: End;
+  bus: IpcChatBus;
+  stop: () => Promise<void>;
+} {
+  const [w] = pair();
+  const handlers: ChatBusHandlers = {
+    message: () => undefined,
+    private: () => undefined,
+    presence: () => undefined,
+    nickLost: () => undefined,
+    state: () => undefined,
+  };
+  const keepAlive = setInterval(() => undefined, 1000);
+  const bus = new IpcChatBus({ endpoint: w, ...options });
+  bus.start(handlers);
+  return {
+    w,
+    bus,
+    stop: async () => {
+      await bus.close();
+      clearInterval(keepAlive);
+    },
+  };
+}
+
+const isUnavailable = (err: unknown): boolean =>
+  err instanceof ServiceError && err.code === 'CLUSTER_UNAVAILABLE';
+
 const said = (text: string) => (e: Event) => e.type === 'message' && e.text === text;
 const live = (e: Event): boolean => e.type === 'message' && e.history !== true && !('to' in e);
 
@@ -190,21 +224,8 @@ describe('IpcChatBus and ChatHub', () => {
   });
 
   it('a call the hub does not answer, or one past the bound, is CLUSTER_UNAVAILABLE', async () => {
-    const [w] = pair(); // nobody answers at the other end
-    const handlers: ChatBusHandlers = {
-      message: () => undefined,
-      private: () => undefined,
-      presence: () => undefined,
-      nickLost: () => undefined,
-      state: () => undefined,
-    };
-    // The bus's call timers do not hold a process open (a server does): this test must.
-    const keepAlive = setInterval(() => undefined, 1000);
-    const bus = new IpcChatBus({ endpoint: w, callTimeoutMs: 30, maxPendingCalls: 1 });
-    bus.start(handlers);
+    const { w, bus, stop } = bareBus({ callTimeoutMs: 30, maxPendingCalls: 1 }); // nobody answers
     const first = bus.acquireNick('ann');
-    const isUnavailable = (err: unknown): boolean =>
-      err instanceof ServiceError && err.code === 'CLUSTER_UNAVAILABLE';
     await assert.rejects(bus.roster('dev'), isUnavailable, 'past maxPendingCalls');
     await assert.rejects(first, isUnavailable, 'timed out');
     assert.equal(bus.stats.timeouts, 1);
@@ -233,24 +254,11 @@ describe('IpcChatBus and ChatHub', () => {
     w.emit('message', { ch: 'chat', kind: 'fail', id, code: 'NICK_TAKEN', message: 'taken' });
     await assert.rejects(fourth, (err: unknown) => (err as ServiceError).code === 'NICK_TAKEN');
     assert.equal(w.sent.length, sentBefore + 1, 'no release after a refusal');
-    await bus.close();
-    clearInterval(keepAlive);
+    await stop();
   });
 
   it('a timed-out acquire takes the nick back only if no other acquire of it was granted', async () => {
-    const [w] = pair(); // the test answers for the hub
-    const handlers: ChatBusHandlers = {
-      message: () => undefined,
-      private: () => undefined,
-      presence: () => undefined,
-      nickLost: () => undefined,
-      state: () => undefined,
-    };
-    const keepAlive = setInterval(() => undefined, 1000);
-    const bus = new IpcChatBus({ endpoint: w, callTimeoutMs: 30 });
-    bus.start(handlers);
-    const isUnavailable = (err: unknown): boolean =>
-      err instanceof ServiceError && err.code === 'CLUSTER_UNAVAILABLE';
+    const { w, bus, stop } = bareBus({ callTimeoutMs: 30 }); // the test answers for the hub
     const releases = (nick: string): number =>
       w.sent.filter(
         (m) =>
@@ -275,7 +283,6 @@ describe('IpcChatBus and ChatHub', () => {
     assert.equal(releases('eve'), 0, 'not while the second is on its way');
     await assert.rejects(two, isUnavailable);
     assert.equal(releases('eve'), 1);
-    await bus.close();
-    clearInterval(keepAlive);
+    await stop();
   });
 });

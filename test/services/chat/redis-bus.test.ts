@@ -31,6 +31,19 @@ function raw(t: TestContext, redis: RedisServer): Redis {
   return client;
 }
 
+/** A logger that is silent but for `event` at warn level: `seen` resolves on the first. */
+function warnedOf(event: string): { logger: Logger; seen: Promise<void> } {
+  let resolveSeen: () => void = () => undefined;
+  const seen = new Promise<void>((resolve) => {
+    resolveSeen = resolve;
+  });
+  const warn: LogFn = (fields) => {
+    if (fields.event === event) resolveSeen();
+  };
+  const logger: Logger = { ...silentLogger, warn, child: () => logger };
+  return { logger, seen };
+}
+
 const messages = (peer: FramedPeer, room: string): unknown[] =>
   peer.events.items
     .filter((e) => e.type === 'message' && e.room === room && e.history !== true)
@@ -186,14 +199,7 @@ describe('chat across nodes through Redis', () => {
     async (t) => {
       const redis = await RedisServer.start(t);
       if (redis === undefined) return;
-      let leaveFailed: () => void = () => undefined;
-      const failed = new Promise<void>((resolve) => {
-        leaveFailed = resolve;
-      });
-      const warn: LogFn = (fields) => {
-        if (fields.event === 'cluster_leave_failed') leaveFailed();
-      };
-      const logger: Logger = { ...silentLogger, warn, child: () => logger };
+      const { logger, seen: failed } = warnedOf('cluster_leave_failed');
       const bus = new RedisChatBus({ url: redis.url(), ...FAST, logger });
       const a = { ...(await startChat(t, { bus })), bus };
       const b = await node(t, redis);
@@ -228,14 +234,7 @@ describe('chat across nodes through Redis', () => {
       const redis = await RedisServer.start(t);
       if (redis === undefined) return;
       // The bus's warnings, to know its rebuild was refused before Redis takes writes again.
-      let rebuildFailed: () => void = () => undefined;
-      const failedOnce = new Promise<void>((resolve) => {
-        rebuildFailed = resolve;
-      });
-      const warn: LogFn = (fields) => {
-        if (fields.event === 'cluster_rebuild_failed') rebuildFailed();
-      };
-      const logger: Logger = { ...silentLogger, warn, child: () => logger };
+      const { logger, seen: failedOnce } = warnedOf('cluster_rebuild_failed');
       const bus = new RedisChatBus({ url: redis.url(), ...FAST, logger });
       const a = await startChat(t, { bus });
       const nc = await TextPeer.connect(t, a.tcp);
