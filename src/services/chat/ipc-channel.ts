@@ -100,24 +100,24 @@ export class IpcChannel {
     return !this.closed && this.endpoint.isConnected();
   }
 
-  /** Estimated bytes handed to Node and not written yet. */
-  get queuedBytes(): number {
-    return this.queued;
-  }
-
   /**
    * Sends one chat message; false if the channel is closed (nothing is sent
    * then) or has just given up on a stuck peer. `bytes`: its size, if the
    * caller knows it (one message sent to many workers is measured once).
    */
-  send(body: object, bytes = jsonSize(body)): boolean {
+  send(body: object, bytes?: number): boolean {
     if (!this.open) return false;
-    const size = bytes + 16;
+    // Counted only where bounded (the hub's side): a worker's every call skips the size walk.
+    const size = this.maxQueued === Infinity ? 0 : (bytes ?? jsonSize(body)) + 16;
     this.queued += size;
+    const written =
+      size === 0
+        ? undefined
+        : () => {
+            this.queued -= size;
+          };
     try {
-      this.endpoint.send({ ch: CHAT_CHANNEL, ...body }, () => {
-        this.queued -= size;
-      });
+      this.endpoint.send({ ch: CHAT_CHANNEL, ...body }, written);
     } catch {
       this.queued -= size;
       return false; // the channel closed between the check and the send

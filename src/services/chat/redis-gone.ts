@@ -57,10 +57,9 @@ export class GoneMembers {
    */
   async settle(cmd: Redis): Promise<void> {
     while (this.gone.size > 0) {
-      const batch = [...this.gone];
       const pipe = cmd.pipeline();
       const sent: [string, Gone][] = [];
-      for (const [key, g] of batch) {
+      for (const [key, g] of this.gone) {
         if (this.isHere(g.room, g.nick)) {
           this.gone.delete(key); // back in it
           continue;
