@@ -31,7 +31,15 @@ export type FrameHandler = (payload: Buffer) => unknown;
 const MIN_ASSEMBLY = 64 * 1024;
 
 /**
- * Assembly buffers of MIN_ASSEMBLY bytes given back with `FrameDecoder.recycle`,
+ * Bytes kept free in front of an assembled payload, so that a handler echoing
+ * it can write its reply's header there and send one contiguous buffer (see
+ * `headroom`). TLS copies every multi-buffer write into one before it
+ * encrypts: a 64 KiB echo paid a 64 KiB copy for a 4-byte header.
+ */
+const HEADROOM = FRAME_HEADER_BYTES;
+
+/**
+ * Assembly buffers (MIN_ASSEMBLY bytes and the headroom) given back with `FrameDecoder.recycle`,
  * shared by every decoder of the process like Node's own Buffer pool, and
  * bounded: a process keeps at most this many, whatever its connections.
  * A fresh 64 KiB ArrayBuffer per split frame is external memory V8 must
@@ -92,6 +100,8 @@ export class FrameDecoder {
   private assembled: Buffer | undefined;
   /** During a handler call, the Buffer the payload is a view of (see `source`). */
   private current: Buffer | undefined;
+  /** During a handler call, whether the 4 bytes before the payload are the frame's own (see `headroom`). */
+  private roomy = false;
 
   constructor(onFrame: FrameHandler, options: FrameDecoderOptions = {}) {
     this.onFrame = onFrame;
@@ -124,6 +134,18 @@ export class FrameDecoder {
     return this.current;
   }
 
+  /**
+   * During a handler call: whether the 4 bytes just before the payload, in
+   * the same ArrayBuffer, belong to this frame (its own header in the chunk,
+   * or the headroom of an assembly buffer), so the handler may overwrite them,
+   * e.g. with its reply's header (FrameWriter's `sendWithHeader`). False when
+   * the header came in an earlier chunk than the payload; false outside
+   * handler calls.
+   */
+  get headroom(): boolean {
+    return this.roomy;
+  }
+
   /** Whether a frame has started and is not yet complete. */
   get inFrame(): boolean {
     return this.frameLength >= 0 || this.headFill > 0;
@@ -139,6 +161,7 @@ export class FrameDecoder {
       return this.pushChunk(chunk);
     } finally {
       this.current = undefined;
+      this.roomy = false;
     }
   }
 
@@ -150,8 +173,9 @@ export class FrameDecoder {
       if (off < 0) return end;
       if (this.stopped) return this.stop(off);
     }
-    // Fast path: whole frames inside this chunk are views on it.
+    // Fast path: whole frames inside this chunk are views on it, each after its header.
     this.current = chunk;
+    this.roomy = true;
     while (end - off >= FRAME_HEADER_BYTES) {
       const length = this.littleEndian ? chunk.readUInt32LE(off) : chunk.readUInt32BE(off);
       if (length > this.maxFrame) throw this.tooLarge(length);
@@ -209,7 +233,8 @@ export class FrameDecoder {
    * The caller must hold no view on it: its bytes will be overwritten.
    */
   static recycle(buffer: Buffer): void {
-    if (buffer.length === MIN_ASSEMBLY && spares.length < MAX_SPARES) spares.push(buffer);
+    if (buffer.length === HEADROOM + MIN_ASSEMBLY && spares.length < MAX_SPARES)
+      spares.push(buffer);
   }
 
   /** Drops any partial frame. */
@@ -238,6 +263,7 @@ export class FrameDecoder {
       off = need;
       if (chunk.length - off >= length) {
         this.current = chunk;
+        this.roomy = false; // the header came in earlier chunks
         this.stopped = this.onFrame(chunk.subarray(off, off + length)) === false;
         return off + length;
       }
@@ -249,21 +275,25 @@ export class FrameDecoder {
     const take = Math.min(this.frameLength - this.bodyFill, chunk.length);
     const filled = this.bodyFill + take;
     let target = body;
-    if (filled > body.length) {
+    if (HEADROOM + filled > body.length) {
       // Grow geometrically, capped at the declared length: each byte is copied O(1) times.
-      target = Buffer.allocUnsafe(Math.min(this.frameLength, Math.max(filled, body.length * 2)));
-      body.copy(target, 0, 0, this.bodyFill);
+      const payloadRoom = body.length - HEADROOM;
+      target = Buffer.allocUnsafe(
+        HEADROOM + Math.min(this.frameLength, Math.max(filled, payloadRoom * 2)),
+      );
+      body.copy(target, HEADROOM, HEADROOM, HEADROOM + this.bodyFill);
       this.body = target;
     }
-    chunk.copy(target, this.bodyFill, 0, take);
+    chunk.copy(target, HEADROOM + this.bodyFill, 0, take);
     this.bodyFill = filled;
     if (filled < this.frameLength) return -1;
-    const payload = target.length === filled ? target : target.subarray(0, filled);
+    const payload = target.subarray(HEADROOM, HEADROOM + filled);
     if (this.recycling) this.assembled = target;
     this.frameLength = -1;
     this.body = null;
     this.bodyFill = 0;
     this.current = target;
+    this.roomy = true;
     this.stopped = this.onFrame(payload) === false;
     return take;
   }
@@ -279,8 +309,8 @@ export class FrameDecoder {
       this.recycling && capacity > MIN_ASSEMBLY / 16 && capacity <= MIN_ASSEMBLY
         ? spares.pop()
         : undefined;
-    const body = spare ?? Buffer.allocUnsafe(capacity);
-    chunk.copy(body, 0, from);
+    const body = spare ?? Buffer.allocUnsafe(HEADROOM + capacity);
+    chunk.copy(body, HEADROOM, from);
     this.frameLength = length;
     this.body = body;
     this.bodyFill = available;

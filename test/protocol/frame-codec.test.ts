@@ -240,7 +240,7 @@ describe('frame decoder properties', () => {
     // With no spare left, a frame gets a buffer of its own size, which is not pooled.
     for (const half of halves(50_000, 3)) decoder.push(half);
     const own = decoder.takeAssembled();
-    assert.equal(own?.length, 50_000);
+    assert.equal(own?.length, 4 + 50_000, 'its size and 4 bytes of headroom');
 
     const plain = new FrameDecoder(() => undefined);
     for (const half of halves(65_536, 1)) plain.push(half);
@@ -289,6 +289,69 @@ describe('frame decoder properties', () => {
     for (let i = 0; i < wire.length; i += 1000) chunks.push(wire.subarray(i, i + 1000));
     const [out] = decodeAll(chunks);
     assert.ok(out?.equals(payloadBytes));
+  });
+});
+
+describe('frame decoder headroom', () => {
+  it('any chunking: the 4 bytes before a payload said to have headroom are the frame’s own to overwrite', () => {
+    // Like the echo server writing its reply's header there: scribbling on
+    // them must never change this frame, a later frame, or a split one.
+    const payload = fc.oneof(
+      fc.uint8Array({ maxLength: 300 }),
+      fc.uint8Array({ minLength: 4_000, maxLength: 70_000 }),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(payload, { maxLength: 10 }),
+        fc.array(fc.nat(), { maxLength: 40 }),
+        fc.constantFrom<ByteOrder>('u32be', 'u32le'),
+        (payloads, cuts, byteOrder) => {
+          const out: Buffer[] = [];
+          const decoder: FrameDecoder = new FrameDecoder(
+            (p) => {
+              out.push(Buffer.from(p));
+              if (!decoder.headroom) return;
+              const source = decoder.source;
+              assert.ok(source !== undefined && p.byteOffset - 4 >= source.byteOffset);
+              Buffer.from(p.buffer, p.byteOffset - 4, 4).fill(0xee);
+            },
+            { byteOrder, recycle: true },
+          );
+          for (const chunk of splitAt(encodeAll(payloads, byteOrder), cuts)) {
+            decoder.push(chunk);
+            assert.equal(decoder.headroom, false, 'only during a handler call');
+            const assembled = decoder.takeAssembled();
+            if (assembled) FrameDecoder.recycle(assembled);
+          }
+          decoder.end();
+          assert.deepEqual(
+            out,
+            payloads.map((p) => Buffer.from(p)),
+          );
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('is true for a frame inside one read and for an assembled one, false when only the header was split', () => {
+    const seen: boolean[] = [];
+    const decoder: FrameDecoder = new FrameDecoder(() => seen.push(decoder.headroom));
+    const bytes = Buffer.concat([
+      frameToBuffer(Buffer.from('one')),
+      frameToBuffer(Buffer.from('two two')),
+      frameToBuffer(Buffer.alloc(3000, 0x61)),
+    ]);
+    // A whole frame, a split header with the body in the next read, then a split body.
+    for (const [from, to] of [
+      [0, 9],
+      [9, 20],
+      [20, 1000],
+      [1000, bytes.length],
+    ] as const) {
+      decoder.push(bytes.subarray(from, to));
+    }
+    assert.deepEqual(seen, [true, false, true]);
   });
 });
 

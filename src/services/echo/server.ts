@@ -216,10 +216,13 @@ function pushFrames(frames: FramedEcho, chunk: Buffer): void {
 
 function answerFrame(this: FramedEcho, payload: Buffer): boolean {
   const reply = this.reply;
-  // The frames of one read are views on one buffer: its word view is made once (upper-ascii.ts).
-  if (reply === 'upper') this.writer.send(upperAsciiInPlaceOf(payload, this.source));
-  else if (reply === 'echo') this.writer.send(payload);
-  else if (isExit(payload)) {
+  if (reply === 'upper' || reply === 'echo') {
+    // The frames of one read are views on one buffer: its word view is made once (upper-ascii.ts).
+    const body = reply === 'upper' ? upperAsciiInPlaceOf(payload, this.source) : payload;
+    // The reply has the request's length: its header can go where the request's was.
+    if (this.headroom) this.writer.sendInPlace(body);
+    else this.writer.send(body);
+  } else if (isExit(payload)) {
     this.writer.flush();
     this.conn.end();
     return false;
