@@ -138,7 +138,7 @@ export class FrameDecoder {
    * During a handler call: whether the 4 bytes just before the payload, in
    * the same ArrayBuffer, belong to this frame (its own header in the chunk,
    * or the headroom of an assembly buffer), so the handler may overwrite them,
-   * e.g. with its reply's header (FrameWriter's `sendWithHeader`). False when
+   * e.g. with its reply's header (FrameWriter's `send(payload, true)`). False when
    * the header came in an earlier chunk than the payload; false outside
    * handler calls.
    */

@@ -96,8 +96,17 @@ export class FrameWriter {
     this.maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME;
   }
 
-  /** Queues one frame; it is written at the end of the current event-loop turn (or by `release()`). */
-  send(payload: Uint8Array): void {
+  /**
+   * Queues one frame; it is written at the end of the current event-loop
+   * turn (or by `release()`).
+   *
+   * `headroom`: the 4 bytes just before `payload`, in its ArrayBuffer, are
+   * free (a FrameDecoder payload while its `headroom` is true). A large
+   * payload then gets its header written there and goes out as one buffer:
+   * TLS copies a multi-buffer write into one before it encrypts, so a 64 KiB
+   * echo saves a 64 KiB copy (docs/PERFORMANCE.md, TLS).
+   */
+  send(payload: Uint8Array, headroom = false): void {
     const length = payload.length;
     checkFrameLength(length, this.maxFrame);
     if (length < COPY_BELOW) {
@@ -116,6 +125,15 @@ export class FrameWriter {
       putLength(shared.arena, shared.fill, length, this.byteOrder);
       shared.arena.set(payload, shared.fill + FRAME_HEADER_BYTES);
       shared.fill += need;
+    } else if (headroom && payload.byteOffset >= FRAME_HEADER_BYTES) {
+      const frame = Buffer.from(
+        payload.buffer,
+        payload.byteOffset - FRAME_HEADER_BYTES,
+        FRAME_HEADER_BYTES + length,
+      );
+      putLength(frame, 0, length, this.byteOrder);
+      this.cut();
+      (this.out ??= []).push(frame);
     } else {
       this.cut();
       (this.out ??= []).push(
@@ -123,28 +141,6 @@ export class FrameWriter {
         payload,
       );
     }
-    if (!this.scheduled && !this.held) this.schedule();
-  }
-
-  /**
-   * Like `send`, for a payload whose 4 bytes just before it, in its
-   * ArrayBuffer, are free (a FrameDecoder payload while `headroom` is true):
-   * a large payload gets its header written there and goes out as one buffer.
-   * TLS copies a multi-buffer write into one before it encrypts, so a 64 KiB
-   * echo saves a 64 KiB copy (docs/PERFORMANCE.md, TLS).
-   */
-  sendInPlace(payload: Uint8Array): void {
-    const length = payload.length;
-    const at = payload.byteOffset - FRAME_HEADER_BYTES;
-    if (length < COPY_BELOW || at < 0) {
-      this.send(payload);
-      return;
-    }
-    checkFrameLength(length, this.maxFrame);
-    const frame = Buffer.from(payload.buffer, at, FRAME_HEADER_BYTES + length);
-    putLength(frame, 0, length, this.byteOrder);
-    this.cut();
-    (this.out ??= []).push(frame);
     if (!this.scheduled && !this.held) this.schedule();
   }
 

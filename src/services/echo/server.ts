@@ -220,8 +220,7 @@ function answerFrame(this: FramedEcho, payload: Buffer): boolean {
     // The frames of one read are views on one buffer: its word view is made once (upper-ascii.ts).
     const body = reply === 'upper' ? upperAsciiInPlaceOf(payload, this.source) : payload;
     // The reply has the request's length: its header can go where the request's was.
-    if (this.headroom) this.writer.sendInPlace(body);
-    else this.writer.send(body);
+    this.writer.send(body, this.headroom);
   } else if (isExit(payload)) {
     this.writer.flush();
     this.conn.end();
