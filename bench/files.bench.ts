@@ -3,6 +3,12 @@
  * loopback, against socat copying the same file without hashing, in the same
  * run; then a 1 GiB upload broken at 50 % and resumed. See docs/PERFORMANCE.md.
  *
+ * socat runs as a user who wants it fast would run it, `-b 131072` on both
+ * sides (its default 8 KiB buffer takes about twice as long here). One
+ * warm-up round of all three comes first, not counted. Besides wall time it
+ * reads the CPU time (user + system) of each side: socat's two processes,
+ * the CLI client and the server.
+ *
  *   npm run bench:files                     3 runs of each (~1-2 min on 2 cores)
  *   npm run bench:files -- --runs 5 --size 512m
  *
@@ -13,17 +19,20 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdir, open, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { TICKS_PER_SECOND, processCpuMs } from './harness/processes.js';
 import { median, spread } from './stats.js';
 
 const CLI =
   process.env.SOCKIT_CLI ?? fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const TOKEN = 'bench-token-0123456789abcdef0123';
 const MiB = 1024 * 1024;
+/** socat's buffer: its default (8192) halves its speed here; a user copying a big file raises it. */
+const SOCAT_BUFFER = '131072';
 
 const { values } = parseArgs({
   options: {
@@ -46,6 +55,14 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** CPU time (ms) of this process's children that have exited and been waited for. */
+async function reapedChildrenCpuMs(): Promise<number> {
+  const stat = await readFile('/proc/self/stat', 'utf8');
+  // cutime and cstime: the 16th and 17th fields, after the parenthesised command name.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / TICKS_PER_SECOND;
+}
+
 function timed(
   command: string,
   args: string[],
@@ -64,6 +81,28 @@ function timed(
   });
 }
 
+/**
+ * Writes and deletes a file of `bytes` in `dir`, just before a timed
+ * transfer, so that its destination file gets memory the guest touched a
+ * moment ago. On this VM (Firecracker, virtio-balloon free page reporting)
+ * the host takes back pages the guest has left free for about 2 s; writing
+ * 1 GiB into such pages took a `sockit get` 2.6-3.7 s instead of 1.5-1.8 s,
+ * all of it kernel time in the copy into the tmpfs pages. Whichever
+ * transfer came right after a delete got warm pages, whichever came later
+ * got cold ones; now each one starts from the same state.
+ */
+async function warmPages(dir: string, bytes: number): Promise<void> {
+  const path = join(dir, 'warm.tmp');
+  const block = Buffer.alloc(8 * MiB);
+  const fh = await open(path, 'w');
+  try {
+    for (let pos = 0; pos < bytes; pos += block.length) await fh.write(block, 0, block.length, pos);
+  } finally {
+    await fh.close();
+    await rm(path, { force: true });
+  }
+}
+
 async function makeSource(path: string): Promise<void> {
   const block = randomBytes(MiB);
   const fh = await open(path, 'w');
@@ -75,11 +114,17 @@ async function makeSource(path: string): Promise<void> {
 }
 
 /** socat TCP-LISTEN → file, socat file → TCP: the time until the receiver has written everything. */
-async function socatCopy(src: string, dest: string): Promise<number> {
+async function socatCopy(src: string, dest: string): Promise<{ ms: number; cpuMs: number }> {
   const port = await freePort();
   const receiver = spawn(
     'socat',
-    ['-u', `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr`, `OPEN:${dest},creat,trunc`],
+    [
+      '-u',
+      '-b',
+      SOCAT_BUFFER,
+      `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr`,
+      `OPEN:${dest},creat,trunc`,
+    ],
     {
       stdio: 'ignore',
     },
@@ -91,10 +136,12 @@ async function socatCopy(src: string, dest: string): Promise<number> {
     if (probe.status === 0) break;
     await new Promise((r) => setTimeout(r, 5));
   }
+  const cpu0 = await reapedChildrenCpuMs();
   const t0 = performance.now();
-  await timed('socat', ['-u', `OPEN:${src}`, `TCP:127.0.0.1:${port}`]);
+  await timed('socat', ['-u', '-b', SOCAT_BUFFER, `OPEN:${src}`, `TCP:127.0.0.1:${port}`]);
   await received;
-  return performance.now() - t0;
+  const ms = performance.now() - t0;
+  return { ms, cpuMs: (await reapedChildrenCpuMs()) - cpu0 };
 }
 
 function rate(ms: number): number {
@@ -153,31 +200,58 @@ async function main(): Promise<void> {
       putTransfer: [] as number[],
       getTransfer: [] as number[],
     };
+    /** CPU time (user + system, ms) per transfer, of each side. */
+    const cpu = {
+      socat: [] as number[],
+      putClient: [] as number[],
+      putServer: [] as number[],
+      getClient: [] as number[],
+      getServer: [] as number[],
+    };
+    /** Runs `command`, with the CPU time it and the server used meanwhile. */
+    const cliRun = async (
+      args: string[],
+    ): Promise<{ ms: number; stdout: string; clientCpuMs: number; serverCpuMs: number }> => {
+      const client0 = await reapedChildrenCpuMs();
+      const server0 = await processCpuMs(server.pid);
+      const result = await timed(process.execPath, [CLI, ...args], env);
+      return {
+        ...result,
+        clientCpuMs: (await reapedChildrenCpuMs()) - client0,
+        serverCpuMs: (await processCpuMs(server.pid)) - server0,
+      };
+    };
     /** The CLI's own durationMs: connect, handshake and transfer, without process start-up. */
     const transferMs = (stdout: string): number =>
       (JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { durationMs: number }).durationMs;
-    for (let run = 0; run < runs; run++) {
-      results.socat.push(await socatCopy(src, join(base, 'socat.out')));
+    // Round 0 warms the page cache, the server and the disk's free pages; it is not counted.
+    for (let run = 0; run <= runs; run++) {
+      const counted = run > 0;
+      await warmPages(base, size);
+      const copy = await socatCopy(src, join(base, 'socat.out'));
       await rm(join(base, 'socat.out'), { force: true });
-      const put = await timed(
-        process.execPath,
-        [CLI, 'put', target, src, '--as', `f${run}`, ...tf],
-        env,
-      );
-      results.put.push(put.ms);
-      results.putTransfer.push(transferMs(put.stdout));
-      const get = await timed(
-        process.execPath,
-        [CLI, 'get', target, `f${run}`, '-o', join(base, 'dl.bin'), ...tf],
-        env,
-      );
-      results.get.push(get.ms);
-      results.getTransfer.push(transferMs(get.stdout));
+      await warmPages(base, size);
+      const put = await cliRun(['put', target, src, '--as', `f${run}`, ...tf]);
+      await warmPages(base, size);
+      const get = await cliRun(['get', target, `f${run}`, '-o', join(base, 'dl.bin'), ...tf]);
       await rm(join(base, 'dl.bin'), { force: true });
       await rm(join(root, `f${run}`), { force: true });
       process.stderr.write(
-        `run ${run + 1}/${runs}: socat ${results.socat.at(-1)!.toFixed(0)} ms, put ${results.put.at(-1)!.toFixed(0)} ms, get ${results.get.at(-1)!.toFixed(0)} ms\n`,
+        `${counted ? `run ${run}/${runs}` : 'warm-up'}: socat ${copy.ms.toFixed(0)} ms (CPU ${copy.cpuMs.toFixed(0)} ms), ` +
+          `put ${put.ms.toFixed(0)} ms (CPU client ${put.clientCpuMs.toFixed(0)}, server ${put.serverCpuMs.toFixed(0)} ms), ` +
+          `get ${get.ms.toFixed(0)} ms (CPU client ${get.clientCpuMs.toFixed(0)}, server ${get.serverCpuMs.toFixed(0)} ms)\n`,
       );
+      if (!counted) continue;
+      results.socat.push(copy.ms);
+      cpu.socat.push(copy.cpuMs);
+      results.put.push(put.ms);
+      results.putTransfer.push(transferMs(put.stdout));
+      cpu.putClient.push(put.clientCpuMs);
+      cpu.putServer.push(put.serverCpuMs);
+      results.get.push(get.ms);
+      results.getTransfer.push(transferMs(get.stdout));
+      cpu.getClient.push(get.clientCpuMs);
+      cpu.getServer.push(get.serverCpuMs);
     }
 
     // Resume: the body stops at 50 % (the client dies), then `put --resume`.
@@ -248,7 +322,7 @@ async function main(): Promise<void> {
     );
     console.log('| transfer | median | throughput | spread |');
     console.log('|---|---|---|---|');
-    console.log(line('socat copy (no hash)', results.socat));
+    console.log(line(`socat -b ${SOCAT_BUFFER} copy (no hash)`, results.socat));
     console.log(line('sockit put (sha256, fsync, verify)', results.put));
     console.log(line('sockit get (sha256, fsync, verify)', results.get));
     console.log(line('sockit put, transfer only (durationMs)', results.putTransfer));
@@ -258,6 +332,12 @@ async function main(): Promise<void> {
     console.log(
       `transfer only (no CLI start-up): put ${(socat / median(results.putTransfer)).toFixed(2)}×, ` +
         `get ${(socat / median(results.getTransfer)).toFixed(2)}×`,
+    );
+    const s = (values: number[]): string => `${(median(values) / 1000).toFixed(2)} s`;
+    console.log(
+      `CPU time (user + system), medians: socat ${s(cpu.socat)} (both processes); ` +
+        `put: client ${s(cpu.putClient)}, server ${s(cpu.putServer)}; ` +
+        `get: client ${s(cpu.getClient)}, server ${s(cpu.getServer)}`,
     );
     const startup = await timed(process.execPath, [CLI, '--version']);
     console.log(`CLI start-up (sockit --version): ${startup.ms.toFixed(0)} ms`);

@@ -198,7 +198,7 @@ export async function startServe(
 }
 
 /** Clock ticks per second of /proc/PID/stat times (USER_HZ; 100 on Linux). */
-const TICKS_PER_SECOND = 100;
+export const TICKS_PER_SECOND = 100;
 
 /** User + system CPU time of a process so far (ms), from /proc/PID/stat. */
 export async function processCpuMs(pid: number | undefined): Promise<number> {
