@@ -52,6 +52,35 @@ test(
   },
 );
 
+test(
+  'framed u32be: large frames inside one read and split across reads, both reply modes: every reply byte-exact',
+  T,
+  async (t) => {
+    // A large reply's header is written into the 4 bytes before its payload
+    // (the request's own header, or the assembly buffer's headroom): no
+    // neighbouring frame may be touched, however the stream is cut.
+    const sizes = [5000, 70_000, 3, 4096, 65_536, 4095, 100_000, 0, 8192];
+    const payloads = sizes.map((n) => randomBytes(n));
+    const wire = Buffer.concat(payloads.map((p) => frame(p)));
+    for (const reply of ['upper', 'echo'] as const) {
+      const { tcp } = await startEcho(t, { reply });
+      for (const step of [wire.length, 70_003, 16_384, 4097]) {
+        const socket = await rawConnect(tcp);
+        t.after(() => socket.destroy());
+        const reader = new FrameReader(socket);
+        for (let at = 0; at < wire.length; at += step) socket.write(wire.subarray(at, at + step));
+        const replies = await reader.take(payloads.length);
+        assert.deepEqual(
+          replies,
+          payloads.map((p) => (reply === 'upper' ? upperAscii(p) : p)),
+          `${reply}, writes of ${step} bytes`,
+        );
+        socket.destroy();
+      }
+    }
+  },
+);
+
 test('framed u32be: a multi-MiB frame round-trips intact', T, async (t) => {
   const { tcp } = await startEcho(t);
   const client = await EchoClient.connect(tcp);
