@@ -50,6 +50,34 @@ function decodeAll(
   return out;
 }
 
+/**
+ * Decodes `chunks` as the echo server does: each payload used (copied here,
+ * after `use`) during its handler call, then the split frame's assembly
+ * buffer given back to the pool after each chunk.
+ */
+function decodeRecycling(
+  chunks: Buffer[],
+  byteOrder: ByteOrder,
+  use?: (payload: Buffer, decoder: FrameDecoder) => void,
+): Buffer[] {
+  const out: Buffer[] = [];
+  const decoder: FrameDecoder = new FrameDecoder(
+    (p) => {
+      out.push(Buffer.from(p));
+      use?.(p, decoder);
+    },
+    { byteOrder, recycle: true },
+  );
+  for (const chunk of chunks) {
+    decoder.push(chunk);
+    assert.equal(decoder.headroom, false, 'headroom only during a handler call');
+    const assembled = decoder.takeAssembled();
+    if (assembled) FrameDecoder.recycle(assembled);
+  }
+  decoder.end();
+  return out;
+}
+
 function encodeAll(payloads: Uint8Array[], byteOrder: ByteOrder = 'u32be'): Buffer {
   return Buffer.concat(payloads.map((p) => frameToBuffer(p, { byteOrder })));
 }
@@ -191,8 +219,6 @@ describe('frame decoder properties', () => {
   });
 
   it('with recycling, assembly buffers given back after each chunk never corrupt a frame', () => {
-    // Like the echo server: each payload is used (copied here) before the
-    // chunk's turn ends, then the split frame's buffer goes back to the pool.
     const mid = fc.uint8Array({ minLength: 4_000, maxLength: 70_000 });
     fc.assert(
       fc.property(
@@ -200,19 +226,8 @@ describe('frame decoder properties', () => {
         fc.array(fc.nat(), { maxLength: 40 }),
         order,
         (payloads, cuts, byteOrder) => {
-          const out: Buffer[] = [];
-          const decoder = new FrameDecoder((p) => out.push(Buffer.from(p)), {
-            byteOrder,
-            recycle: true,
-          });
-          for (const chunk of splitAt(encodeAll(payloads, byteOrder), cuts)) {
-            decoder.push(chunk);
-            const assembled = decoder.takeAssembled();
-            if (assembled) FrameDecoder.recycle(assembled);
-          }
-          decoder.end();
           assert.deepEqual(
-            out,
+            decodeRecycling(splitAt(encodeAll(payloads, byteOrder), cuts), byteOrder),
             payloads.map((p) => Buffer.from(p)),
           );
         },
@@ -306,26 +321,14 @@ describe('frame decoder headroom', () => {
         fc.array(fc.nat(), { maxLength: 40 }),
         fc.constantFrom<ByteOrder>('u32be', 'u32le'),
         (payloads, cuts, byteOrder) => {
-          const out: Buffer[] = [];
-          const decoder: FrameDecoder = new FrameDecoder(
-            (p) => {
-              out.push(Buffer.from(p));
-              if (!decoder.headroom) return;
-              const source = decoder.source;
-              assert.ok(source !== undefined && p.byteOffset - 4 >= source.byteOffset);
-              Buffer.from(p.buffer, p.byteOffset - 4, 4).fill(0xee);
-            },
-            { byteOrder, recycle: true },
-          );
-          for (const chunk of splitAt(encodeAll(payloads, byteOrder), cuts)) {
-            decoder.push(chunk);
-            assert.equal(decoder.headroom, false, 'only during a handler call');
-            const assembled = decoder.takeAssembled();
-            if (assembled) FrameDecoder.recycle(assembled);
-          }
-          decoder.end();
+          const scribble = (p: Buffer, decoder: FrameDecoder): void => {
+            if (!decoder.headroom) return;
+            const source = decoder.source;
+            assert.ok(source !== undefined && p.byteOffset - 4 >= source.byteOffset);
+            Buffer.from(p.buffer, p.byteOffset - 4, 4).fill(0xee);
+          };
           assert.deepEqual(
-            out,
+            decodeRecycling(splitAt(encodeAll(payloads, byteOrder), cuts), byteOrder, scribble),
             payloads.map((p) => Buffer.from(p)),
           );
         },
