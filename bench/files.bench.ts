@@ -9,7 +9,7 @@
  * reads the CPU time (user + system) of each side: socat's two processes,
  * the CLI client and the server.
  *
- *   npm run bench:files                     3 runs of each (~1-2 min on 2 cores)
+ *   npm run bench:files                     3 runs of each after a warm-up round (~3 min on 2 cores)
  *   npm run bench:files -- --runs 5 --size 512m
  *
  * sockit runs as the real CLI (`sockit serve files`, `sockit put`, `sockit get`),
