@@ -81,6 +81,9 @@ function timed(
   });
 }
 
+/** Warmed beyond the file's size: the receiving process's own heap and socket buffers. */
+const WARM_EXTRA = 256 * MiB;
+
 /**
  * Writes and deletes a file of `bytes` in `dir`, just before a timed
  * transfer, so that its destination file gets memory the guest touched a
@@ -91,9 +94,6 @@ function timed(
  * transfer came right after a delete got warm pages, whichever came later
  * got cold ones; now each one starts from the same state.
  */
-/** Warmed beyond the file's size: the receiving process's own heap and socket buffers. */
-const WARM_EXTRA = 256 * MiB;
-
 async function warmPages(dir: string, bytes: number): Promise<void> {
   const path = join(dir, 'warm.tmp');
   const block = Buffer.alloc(8 * MiB);
@@ -211,7 +211,7 @@ async function main(): Promise<void> {
       getClient: [] as number[],
       getServer: [] as number[],
     };
-    /** Runs `command`, with the CPU time it and the server used meanwhile. */
+    /** Runs the CLI with `args`, with the CPU time it and the server used meanwhile. */
     const cliRun = async (
       args: string[],
     ): Promise<{ ms: number; stdout: string; clientCpuMs: number; serverCpuMs: number }> => {
@@ -336,11 +336,11 @@ async function main(): Promise<void> {
       `transfer only (no CLI start-up): put ${(socat / median(results.putTransfer)).toFixed(2)}×, ` +
         `get ${(socat / median(results.getTransfer)).toFixed(2)}×`,
     );
-    const s = (values: number[]): string => `${(median(values) / 1000).toFixed(2)} s`;
+    const seconds = (values: number[]): string => `${(median(values) / 1000).toFixed(2)} s`;
     console.log(
-      `CPU time (user + system), medians: socat ${s(cpu.socat)} (both processes); ` +
-        `put: client ${s(cpu.putClient)}, server ${s(cpu.putServer)}; ` +
-        `get: client ${s(cpu.getClient)}, server ${s(cpu.getServer)}`,
+      `CPU time (user + system), medians: socat ${seconds(cpu.socat)} (both processes); ` +
+        `put: client ${seconds(cpu.putClient)}, server ${seconds(cpu.putServer)}; ` +
+        `get: client ${seconds(cpu.getClient)}, server ${seconds(cpu.getServer)}`,
     );
     const startup = await timed(process.execPath, [CLI, '--version']);
     console.log(`CLI start-up (sockit --version): ${startup.ms.toFixed(0)} ms`);
