@@ -391,7 +391,7 @@ export class RedisChatBus implements ChatBus {
         this.reader?.release();
         this.setUp(true);
         // One who left in the turn between the rebuild's end and now.
-        if (this.gone.size > 0) this.quietly(this.gone.settle(cmd));
+        this.quietly(this.gone.settle(cmd));
       },
       (err: unknown) => {
         this.abort(err);
@@ -479,7 +479,7 @@ export class RedisChatBus implements ChatBus {
       this.log.info({ event: 'cluster_node_lost', dead: lost.node, members: lost.members });
     }
     // Leaves Redis refused while the connection stayed up: no rebuild comes for them.
-    if (this.gone.size > 0) await this.gone.settle(cmd);
+    await this.gone.settle(cmd);
   }
 
   private async renewWith(cmd: Redis): Promise<void> {

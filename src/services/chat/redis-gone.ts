@@ -53,7 +53,7 @@ export class GoneMembers {
   /**
    * Tells Redis about every one of them, until none is left (members who
    * leave while it is being told are told too). Rejects with Redis's error
-   * if it refuses any: those are kept for the next try.
+   * if it refuses any: those are kept for the next try. Nothing to tell: no round trip.
    */
   async settle(cmd: Redis): Promise<void> {
     while (this.gone.size > 0) {
